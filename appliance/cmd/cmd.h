@@ -1,0 +1,32 @@
+/* cmd: the command line. Every subcommand takes the same common options:
+ *   --config FILE      read FILE instead of /etc/gatehouse/gatehouse.conf
+ *   --state-dir DIR    the state directory (overrides state.dir)
+ *   --set KEY=VALUE    override one config key (repeatable; wins over files)
+ * and its own options after them, in any order. */
+#ifndef GH_CMD_H
+#define GH_CMD_H
+
+#include "core/config.h"
+
+#define CMD_MAX_ARGS 64
+
+struct cmd_env {
+	struct config cfg;
+	const char *config_path; /* the file read, or NULL for built-in defaults */
+	int argc;                /* the subcommand's own arguments */
+	char *argv[CMD_MAX_ARGS];
+};
+
+/* Parse the common options out of argv and load the configuration into
+ * env->cfg (also made config_global). Prints the error and returns -1 on a
+ * bad option or a bad configuration. */
+int cmd_load(int argc, char **argv, struct cmd_env *env);
+void cmd_unload(struct cmd_env *env);
+
+/* Open the state directory of env's configuration. Prints errors. */
+int cmd_open_state(void);
+
+int cmd_serve(struct cmd_env *env);
+int cmd_config(struct cmd_env *env);
+
+#endif

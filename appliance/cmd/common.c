@@ -1,0 +1,105 @@
+#include "cmd.h"
+
+#include "core/log.h"
+#include "core/state.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DEFAULT_CONFIG "/etc/gatehouse/gatehouse.conf"
+
+/* "--name VALUE" or "--name=VALUE": returns the value and advances *i. */
+static const char *option_value(int argc, char **argv, int *i, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(argv[*i], name, n) != 0)
+		return NULL;
+	if (argv[*i][n] == '=')
+		return argv[*i] + n + 1;
+	if (argv[*i][n] != '\0')
+		return NULL;
+	if (*i + 1 >= argc) {
+		fprintf(stderr, "gatehouse: %s needs a value\n", name);
+		exit(2);
+	}
+	return argv[++*i];
+}
+
+int cmd_load(int argc, char **argv, struct cmd_env *env)
+{
+	const char *sets[CMD_MAX_ARGS], *state_dir = NULL, *v;
+	int nsets = 0;
+	char err[600];
+	const char *sd = getenv("STATE_DIRECTORY");
+
+	memset(env, 0, sizeof *env);
+	for (int i = 0; i < argc; i++) {
+		if ((v = option_value(argc, argv, &i, "--config")))
+			env->config_path = v;
+		else if ((v = option_value(argc, argv, &i, "--state-dir")))
+			state_dir = v;
+		else if ((v = option_value(argc, argv, &i, "--set"))) {
+			if (nsets == CMD_MAX_ARGS) {
+				fprintf(stderr, "gatehouse: too many --set options\n");
+				return -1;
+			}
+			sets[nsets++] = v;
+		} else if (env->argc < CMD_MAX_ARGS)
+			env->argv[env->argc++] = argv[i];
+		else {
+			fprintf(stderr, "gatehouse: too many arguments\n");
+			return -1;
+		}
+	}
+	if (config_init(&env->cfg) < 0) {
+		fprintf(stderr, "gatehouse: out of memory\n");
+		return -1;
+	}
+	config_global = &env->cfg;
+	/* systemd's StateDirectory= names the directory it made for us. */
+	if (sd && *sd) {
+		char set[4200];
+		snprintf(set, sizeof set, "state.dir=%.*s", (int)strcspn(sd, ":"), sd);
+		config_set(&env->cfg, set, err, sizeof err);
+		env->cfg.line[CFG_STATE_DIR] = 0;
+	}
+	if (!env->config_path && access(DEFAULT_CONFIG, F_OK) == 0)
+		env->config_path = DEFAULT_CONFIG;
+	if (env->config_path && config_load_file(&env->cfg, env->config_path, err, sizeof err) < 0)
+		goto bad;
+	for (int i = 0; i < nsets; i++)
+		if (config_set(&env->cfg, sets[i], err, sizeof err) < 0)
+			goto bad;
+	if (state_dir) {
+		char set[4200];
+		snprintf(set, sizeof set, "state.dir=%s", state_dir);
+		if (config_set(&env->cfg, set, err, sizeof err) < 0)
+			goto bad;
+	}
+	log_set_level((enum log_level)log_level_parse(cfg_str(CFG_LOG_LEVEL)));
+	return 0;
+bad:
+	fprintf(stderr, "gatehouse: %s\n", err);
+	config_free(&env->cfg);
+	return -1;
+}
+
+void cmd_unload(struct cmd_env *env)
+{
+	config_free(&env->cfg);
+	config_global = NULL;
+}
+
+int cmd_open_state(void)
+{
+	char err[600];
+
+	if (state_open(cfg_str(CFG_STATE_DIR), err, sizeof err) < 0) {
+		log_err("state: %s", err);
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,30 @@
+/* gatehouse config check|defaults|show */
+#include "cmd.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int cmd_config(struct cmd_env *env)
+{
+	const char *what = env->argc > 0 ? env->argv[0] : "check";
+
+	if (env->argc > 1) {
+		fprintf(stderr, "gatehouse config: unexpected argument '%s'\n", env->argv[1]);
+		return 2;
+	}
+	if (strcmp(what, "check") == 0) {
+		/* cmd_load already parsed and validated everything. */
+		printf("configuration OK (%s)\n", env->config_path ? env->config_path : "built-in defaults");
+		return 0;
+	}
+	if (strcmp(what, "defaults") == 0) {
+		config_write_defaults(stdout);
+		return 0;
+	}
+	if (strcmp(what, "show") == 0) {
+		config_write_effective(&env->cfg, stdout);
+		return 0;
+	}
+	fprintf(stderr, "gatehouse config: unknown action '%s' (check, defaults or show)\n", what);
+	return 2;
+}

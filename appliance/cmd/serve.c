@@ -1,0 +1,173 @@
+/* gatehouse serve: run the appliance until SIGTERM or SIGINT. */
+#include "cmd.h"
+
+#include "core/db.h"
+#include "core/log.h"
+#include "core/sdnotify.h"
+#include "core/state.h"
+#include "core/version.h"
+#include "tls/certgen.h"
+#include "web/routes.h"
+#include "web/server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CERT_VALID_DAYS 825
+
+/* Resolve the web certificate paths: configured, or inside STATE/tls/. */
+static void tls_paths(char *cert, char *key, size_t len)
+{
+	if (*cfg_str(CFG_WEB_TLS_CERT))
+		snprintf(cert, len, "%s", cfg_str(CFG_WEB_TLS_CERT));
+	else
+		state_path("tls/server.crt", cert, len);
+	if (*cfg_str(CFG_WEB_TLS_KEY))
+		snprintf(key, len, "%s", cfg_str(CFG_WEB_TLS_KEY));
+	else
+		state_path("tls/server.key", key, len);
+}
+
+/* Make the self-signed certificate on first start. Only when both paths are
+ * the defaults: an admin's own files that are missing are an error, not
+ * something to paper over with a fresh self-signed certificate. */
+static int ensure_certificate(const char *cert, const char *key)
+{
+	char err[600], host[256] = "localhost", names_buf[1024];
+	struct certgen_names names = {.count = 0};
+	int rc;
+
+	if (*cfg_str(CFG_WEB_TLS_CERT) || *cfg_str(CFG_WEB_TLS_KEY)) {
+		if (access(cert, R_OK) != 0 || access(key, R_OK) != 0) {
+			log_err("tls: cannot read %s or %s: %s", cert, key, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	if (state_mkdir("tls", err, sizeof err) < 0) {
+		log_err("state: %s", err);
+		return -1;
+	}
+	gethostname(host, sizeof host - 1);
+	snprintf(names_buf, sizeof names_buf, "localhost,%s,127.0.0.1,::1,%s", host,
+		 cfg_str(CFG_WEB_NAMES));
+	if (certgen_names_add_list(&names, names_buf) < 0) {
+		log_err("config: web.names lists too many names (at most 28)");
+		return -1;
+	}
+	rc = certgen_ensure(cert, key, host, &names, CERT_VALID_DAYS, err, sizeof err);
+	if (rc < 0) {
+		log_err("tls: %s", err);
+		return -1;
+	}
+	if (rc == 1)
+		log_notice("tls: created a self-signed certificate for %s in %s", host, cert);
+	return 0;
+}
+
+/* Signals are blocked in every thread and taken here, synchronously, so no
+ * handler ever runs in the middle of library code. */
+static int wait_for_stop(void)
+{
+	long long wd_usec = sdnotify_watchdog_usec();
+	struct timespec tick = {.tv_sec = 1};
+	sigset_t set;
+
+	if (wd_usec > 0) {
+		long long half = wd_usec / 2;
+		tick.tv_sec = half / 1000000;
+		tick.tv_nsec = (half % 1000000) * 1000;
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	for (;;) {
+		int sig = sigtimedwait(&set, NULL, &tick);
+		if (sig == SIGTERM || sig == SIGINT)
+			return sig;
+		if (sig < 0 && errno != EAGAIN && errno != EINTR)
+			return -1;
+		if (wd_usec > 0 && db_ready())
+			sdnotify("WATCHDOG=1");
+	}
+}
+
+static void block_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+int cmd_serve(struct cmd_env *env)
+{
+	char err[600], cert[4096], key[4096], dbpath[4096], where[1024], fp[100] = "?";
+	struct server_settings web;
+	int sig;
+
+	if (env->argc > 0) {
+		fprintf(stderr, "gatehouse serve: unexpected argument '%s'\n", env->argv[0]);
+		return 2;
+	}
+	if (sodium_init() < 0) {
+		log_err("crypto: libsodium cannot initialise");
+		return 1;
+	}
+	block_signals();
+	if (cmd_open_state() < 0)
+		return 1;
+	if (state_lock_serve(err, sizeof err) < 0) {
+		log_err("state: %s", err);
+		return 1;
+	}
+	if (db_open(state_path("gatehouse.db", dbpath, sizeof dbpath), cfg_int(CFG_DB_BUSY_TIMEOUT), err,
+		    sizeof err) < 0) {
+		log_err("db: %s", err);
+		return 1;
+	}
+	tls_paths(cert, key, sizeof cert);
+	if (ensure_certificate(cert, key) < 0)
+		return 1;
+	certgen_fingerprint(cert, fp, sizeof fp);
+
+	web = (struct server_settings){
+		.listen = cfg_str(CFG_WEB_LISTEN),
+		.cert_path = cert,
+		.key_path = key,
+		.threads = cfg_int(CFG_WEB_THREADS),
+		.request_timeout_ms = cfg_int(CFG_WEB_REQUEST_TIMEOUT),
+		.keepalive_timeout_ms = cfg_int(CFG_WEB_KEEPALIVE_TIMEOUT),
+		.handshake_timeout_ms = cfg_int(CFG_WEB_HANDSHAKE_TIMEOUT),
+		.max_pending = cfg_int(CFG_WEB_MAX_PENDING),
+		.routes = routes_table,
+		.nroutes = routes_count,
+	};
+	if (server_start(&web, err, sizeof err) < 0) {
+		log_err("web: %s", err);
+		db_close();
+		return 1;
+	}
+	server_describe(where, sizeof where);
+	log_notice("gatehouse %s: listening on %s (state %s, certificate SHA-256 %s)", GH_VERSION,
+		   where, state_dir(), fp);
+	sdnotify("READY=1");
+
+	sig = wait_for_stop();
+	sdnotify("STOPPING=1");
+	log_notice("gatehouse: %s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	server_stop();
+	db_close();
+	log_notice("gatehouse: stopped");
+	return sig < 0 ? 1 : 0;
+}

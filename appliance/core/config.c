@@ -1,0 +1,479 @@
+#include "config.h"
+
+#include "netaddr.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SEC 1000LL
+#define MIN (60 * SEC)
+#define HOUR (60 * MIN)
+#define DAY (24 * HOUR)
+#define KiB 1024LL
+#define MiB (1024 * KiB)
+#define GiB (1024 * MiB)
+
+/* The one place every setting is described. Keep help texts to what an admin
+ * needs in order to change the value safely. */
+const struct config_desc config_table[CFG__COUNT] = {
+	[CFG_STATE_DIR] = {"state.dir", CT_PATH, "/var/lib/gatehouse", 0, 0, NULL,
+		"Directory for the database, keys, certificates and backups. Created with\n"
+		"mode 0700 at first start. Under systemd, $STATE_DIRECTORY is the default.\n"
+		"The --state-dir option overrides this key."},
+	[CFG_LOG_LEVEL] = {"log.level", CT_ENUM, "info", 0, 0, "error|warning|notice|info|debug",
+		"Least important log lines that are still written to stderr (journald)."},
+	[CFG_WEB_LISTEN] = {"web.listen", CT_LISTEN, "0.0.0.0:8443", 0, 0, NULL,
+		"HTTPS addresses of the web console and REST API, comma-separated, each\n"
+		"a numeric IPv4 address or [IPv6] address with a port (0: any free port,\n"
+		"shown in the log). Only HTTPS is served."},
+	[CFG_WEB_NAMES] = {"web.names", CT_STRING, "", 0, 0, NULL,
+		"Extra DNS names and IP addresses (comma-separated) put into the self-signed\n"
+		"certificate created at first start, besides localhost and the host name."},
+	[CFG_WEB_TLS_CERT] = {"web.tls_cert", CT_PATH, "", 0, 0, NULL,
+		"PEM certificate chain of the web server. Empty: STATE/tls/server.crt,\n"
+		"created self-signed (ECDSA P-256) at first start. Replace it with your own."},
+	[CFG_WEB_TLS_KEY] = {"web.tls_key", CT_PATH, "", 0, 0, NULL,
+		"PEM private key matching web.tls_cert. Empty: STATE/tls/server.key."},
+	[CFG_WEB_THREADS] = {"web.threads", CT_INT, "32", 2, 512, NULL,
+		"Worker threads serving HTTPS requests: the number of requests handled at\n"
+		"once. Connections that have not yet sent anything do not take a thread."},
+	[CFG_WEB_MAX_BODY] = {"web.max_body", CT_SIZE, "1M", 1 * KiB, 256 * MiB, NULL,
+		"Largest request body accepted; larger requests get 413."},
+	[CFG_WEB_REQUEST_TIMEOUT] = {"web.request_timeout", CT_DURATION, "10s", 100, 10 * MIN, NULL,
+		"Time a client has to send a whole request (headers and body); a slower\n"
+		"client is disconnected."},
+	[CFG_WEB_KEEPALIVE_TIMEOUT] = {"web.keepalive_timeout", CT_DURATION, "5s", 0, 10 * MIN, NULL,
+		"How long an idle keep-alive connection is held open between requests."},
+	[CFG_WEB_HANDSHAKE_TIMEOUT] = {"web.handshake_timeout", CT_DURATION, "10s", 100, 10 * MIN,
+		NULL,
+		"Time a new connection has to send its first bytes, and again to complete\n"
+		"the TLS handshake; silent or stalled connections are closed."},
+	[CFG_WEB_MAX_PENDING] = {"web.max_pending", CT_INT, "4096", 16, 1000000, NULL,
+		"Connections allowed to wait for their first bytes at once; beyond this,\n"
+		"new connections are closed at once."},
+	[CFG_DB_BUSY_TIMEOUT] = {"db.busy_timeout", CT_DURATION, "5s", 0, 10 * MIN, NULL,
+		"How long a database statement waits for another writer before failing."},
+};
+
+struct config *config_global;
+
+static const char *type_hint(enum config_type t)
+{
+	switch (t) {
+	case CT_STRING: return "text";
+	case CT_PATH: return "path";
+	case CT_INT: return "integer";
+	case CT_BOOL: return "yes or no";
+	case CT_DURATION: return "duration: a number with ms, s, m, h or d";
+	case CT_SIZE: return "size: bytes, or a number with K, M or G";
+	case CT_ENUM: return "one word of a list";
+	case CT_LISTEN: return "host:port list";
+	}
+	return "?";
+}
+
+int config_find(const char *key)
+{
+	for (int i = 0; i < CFG__COUNT; i++)
+		if (strcmp(config_table[i].key, key) == 0)
+			return i;
+	return -1;
+}
+
+/* Parse a non-negative decimal number with an optional unit suffix. */
+static int parse_number(const char *s, long long *v, const char **unit)
+{
+	char *end;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	*v = strtoll(s, &end, 10);
+	if (errno)
+		return -1;
+	*unit = end;
+	return 0;
+}
+
+static int scale(long long v, long long mult, long long *out)
+{
+	if (v > __LONG_LONG_MAX__ / mult)
+		return -1;
+	*out = v * mult;
+	return 0;
+}
+
+static int check_int(const char *value, long long *v)
+{
+	const char *unit;
+
+	if (parse_number(value, v, &unit) < 0 || *unit != '\0')
+		return -1;
+	return 0;
+}
+
+static int check_duration(const char *value, long long *ms)
+{
+	static const struct { const char *unit; long long mult; } units[] = {
+		{"ms", 1}, {"s", SEC}, {"m", MIN}, {"h", HOUR}, {"d", DAY},
+	};
+	const char *unit;
+	long long v;
+
+	if (parse_number(value, &v, &unit) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+		if (strcmp(unit, units[i].unit) == 0)
+			return scale(v, units[i].mult, ms);
+	return -1;
+}
+
+static int check_size(const char *value, long long *bytes)
+{
+	const char *unit;
+	long long v;
+
+	if (parse_number(value, &v, &unit) < 0)
+		return -1;
+	if (*unit == '\0')
+		return *bytes = v, 0;
+	if (unit[1] != '\0')
+		return -1;
+	switch (*unit) {
+	case 'K': return scale(v, KiB, bytes);
+	case 'M': return scale(v, MiB, bytes);
+	case 'G': return scale(v, GiB, bytes);
+	}
+	return -1;
+}
+
+static int check_bool(const char *value, long long *b)
+{
+	static const char *const yes[] = {"yes", "true", "on", "1"};
+	static const char *const no[] = {"no", "false", "off", "0"};
+
+	for (size_t i = 0; i < 4; i++) {
+		if (strcmp(value, yes[i]) == 0)
+			return *b = 1, 0;
+		if (strcmp(value, no[i]) == 0)
+			return *b = 0, 0;
+	}
+	return -1;
+}
+
+static int check_enum(const char *choices, const char *value)
+{
+	size_t n = strlen(value);
+	const char *p = choices;
+
+	while (n > 0 && p) {
+		if (strncmp(p, value, n) == 0 && (p[n] == '|' || p[n] == '\0'))
+			return 0;
+		p = strchr(p, '|');
+		if (p)
+			p++;
+	}
+	return -1;
+}
+
+static int check_listen(const char *value, char *why, size_t whylen)
+{
+	char item[128];
+	const char *p = value;
+
+	if (*value == '\0') {
+		snprintf(why, whylen, "at least one address is needed");
+		return -1;
+	}
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		struct sockaddr_storage ss;
+		socklen_t len;
+
+		while (n > 0 && isspace((unsigned char)*p))
+			p++, n--;
+		if (n == 0 || n >= sizeof item) {
+			snprintf(why, whylen, "empty or overlong address in list");
+			return -1;
+		}
+		memcpy(item, p, n);
+		item[n] = '\0';
+		while (n > 0 && isspace((unsigned char)item[n - 1]))
+			item[--n] = '\0';
+		if (netaddr_parse(item, &ss, &len, why, whylen) < 0)
+			return -1;
+		p += strcspn(p, ",");
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+int config_check_value(const struct config_desc *d, const char *value, long long *num,
+		       char *why, size_t whylen)
+{
+	int rc = 0;
+
+	*num = 0;
+	switch (d->type) {
+	case CT_STRING:
+	case CT_PATH:
+		return 0;
+	case CT_INT:
+		rc = check_int(value, num);
+		break;
+	case CT_BOOL:
+		rc = check_bool(value, num);
+		break;
+	case CT_DURATION:
+		rc = check_duration(value, num);
+		break;
+	case CT_SIZE:
+		rc = check_size(value, num);
+		break;
+	case CT_ENUM:
+		if (check_enum(d->choices, value) < 0) {
+			snprintf(why, whylen, "'%s' is not one of %s", value, d->choices);
+			return -1;
+		}
+		return 0;
+	case CT_LISTEN:
+		return check_listen(value, why, whylen);
+	}
+	if (rc < 0) {
+		snprintf(why, whylen, "'%s' is not a valid %s", value, type_hint(d->type));
+		return -1;
+	}
+	if ((d->min || d->max) && (*num < d->min || *num > d->max)) {
+		snprintf(why, whylen, "'%s' is out of range (%lld to %lld%s)", value, d->min, d->max,
+			 d->type == CT_DURATION ? " ms" : d->type == CT_SIZE ? " bytes" : "");
+		return -1;
+	}
+	return 0;
+}
+
+/* Store a checked value; the previous text is freed. */
+static int store(struct config *c, int k, const char *value, long long num, int line)
+{
+	char *copy = strdup(value);
+
+	if (!copy)
+		return -1;
+	free(c->text[k]);
+	c->text[k] = copy;
+	c->num[k] = num;
+	c->line[k] = line;
+	return 0;
+}
+
+int config_init(struct config *c)
+{
+	memset(c, 0, sizeof *c);
+	for (int i = 0; i < CFG__COUNT; i++) {
+		long long num;
+		char why[128];
+		if (config_check_value(&config_table[i], config_table[i].def, &num, why, sizeof why) < 0 ||
+		    store(c, i, config_table[i].def, num, 0) < 0) {
+			config_free(c);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void config_free(struct config *c)
+{
+	for (int i = 0; i < CFG__COUNT; i++) {
+		free(c->text[i]);
+		c->text[i] = NULL;
+	}
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+/* Apply "key = value" (already without comment or newline) found at line. */
+static int apply_line(struct config *c, char *text, const char *origin, int line, int strict_dup,
+		      char *err, size_t errlen)
+{
+	char where[300];
+	char *eq = strchr(text, '=');
+	char why[256];
+	char *key, *value;
+	long long num;
+	int k;
+
+	/* A file names its line; a --set override names itself. */
+	if (line > 0)
+		snprintf(where, sizeof where, "%s:%d", origin, line);
+	else
+		snprintf(where, sizeof where, "%s", origin);
+	if (!eq) {
+		snprintf(err, errlen, "%s: expected 'key = value'", where);
+		return -1;
+	}
+	*eq = '\0';
+	key = trim(text);
+	value = trim(eq + 1);
+	k = config_find(key);
+	if (k < 0) {
+		snprintf(err, errlen, "%s: unknown key '%.64s'", where, key);
+		return -1;
+	}
+	if (strict_dup && c->line[k] > 0) {
+		snprintf(err, errlen, "%s: '%s' is already set on line %d", where, key, c->line[k]);
+		return -1;
+	}
+	if (config_check_value(&config_table[k], value, &num, why, sizeof why) < 0) {
+		snprintf(err, errlen, "%s: %s: %s", where, key, why);
+		return -1;
+	}
+	if (store(c, k, value, num, line) < 0) {
+		snprintf(err, errlen, "%s: out of memory", where);
+		return -1;
+	}
+	return 0;
+}
+
+int config_parse_text(struct config *c, const char *text, size_t len, const char *origin,
+		      char *err, size_t errlen)
+{
+	char buf[4096];
+	size_t pos = 0;
+	int line = 0;
+
+	while (pos < len) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - (text + pos)) : len - pos;
+		char *s;
+
+		line++;
+		if (n >= sizeof buf) {
+			snprintf(err, errlen, "%s:%d: line longer than %zu bytes", origin, line,
+				 sizeof buf - 1);
+			return -1;
+		}
+		memcpy(buf, text + pos, n);
+		buf[n] = '\0';
+		pos += n + 1;
+		if (memchr(buf, '\0', n)) {
+			snprintf(err, errlen, "%s:%d: NUL byte in line", origin, line);
+			return -1;
+		}
+		s = trim(buf);
+		if (*s == '\0' || *s == '#')
+			continue;
+		if (apply_line(c, s, origin, line, 1, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int config_load_file(struct config *c, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	char *text = NULL;
+	size_t len = 0, cap = 0;
+	int rc;
+
+	if (!f) {
+		snprintf(err, errlen, "%s:0: cannot read: %s", path, strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		if (len + 4096 > cap) {
+			char *bigger;
+			if (cap >= (1u << 20)) {
+				snprintf(err, errlen, "%s:0: file larger than 1 MB", path);
+				free(text);
+				fclose(f);
+				return -1;
+			}
+			bigger = realloc(text, cap = cap ? cap * 2 : 8192);
+			if (!bigger) {
+				free(text);
+				fclose(f);
+				snprintf(err, errlen, "%s:0: out of memory", path);
+				return -1;
+			}
+			text = bigger;
+		}
+		size_t n = fread(text + len, 1, cap - len, f);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(f)) {
+		snprintf(err, errlen, "%s:0: read error: %s", path, strerror(errno));
+		free(text);
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	rc = config_parse_text(c, text, len, path, err, errlen);
+	free(text);
+	return rc;
+}
+
+int config_set(struct config *c, const char *assignment, char *err, size_t errlen)
+{
+	char buf[4096];
+	size_t n = strlen(assignment);
+
+	if (n >= sizeof buf) {
+		snprintf(err, errlen, "--set: assignment too long");
+		return -1;
+	}
+	memcpy(buf, assignment, n + 1);
+	/* --set wins over the file, so a repeated key is not an error here. */
+	return apply_line(c, buf, "--set", 0, 0, err, errlen);
+}
+
+void config_write_defaults(FILE *out)
+{
+	fputs("# Gatehouse configuration: /etc/gatehouse/gatehouse.conf\n"
+	      "#\n"
+	      "# 'key = value' lines; lines starting with '#' are comments. Every key is\n"
+	      "# listed below with its default, commented out. Any key can also be given\n"
+	      "# on the command line as --set key=value, which wins over this file.\n"
+	      "# Check a file with: gatehouse config check --config FILE\n",
+	      out);
+	for (int i = 0; i < CFG__COUNT; i++) {
+		const struct config_desc *d = &config_table[i];
+		const char *p = d->help;
+
+		fprintf(out, "\n# %s (%s", d->key, type_hint(d->type));
+		if (d->type == CT_ENUM)
+			fprintf(out, ": %s", d->choices);
+		fputs(")\n", out);
+		while (*p) {
+			size_t n = strcspn(p, "\n");
+			fprintf(out, "#   %.*s\n", (int)n, p);
+			p += n;
+			if (*p)
+				p++;
+		}
+		fprintf(out, "#%s = %s\n", d->key, d->def);
+	}
+}
+
+void config_write_effective(const struct config *c, FILE *out)
+{
+	for (int i = 0; i < CFG__COUNT; i++)
+		fprintf(out, "%s = %s\n", config_table[i].key, c->text[i]);
+}
+
+const char *cfg_str(enum config_key k) { return config_global->text[k]; }
+
+long long cfg_int(enum config_key k) { return config_global->num[k]; }

@@ -1,0 +1,84 @@
+/* config: every setting of the appliance, described once in a table of
+ * descriptors (key, type, default, bounds, help). Parsing the file, the
+ * --set overrides, validation, the documented default file and the checks in
+ * the tests all come from that table, so a key cannot exist undocumented.
+ *
+ * File format: "key = value" lines; blank lines and lines starting with '#'
+ * are ignored. A '#' later in a line is part of the value. Errors are
+ * reported as "origin:line: reason" and stop the program. */
+#ifndef GH_CONFIG_H
+#define GH_CONFIG_H
+
+#include <stdio.h>
+
+enum config_key {
+	CFG_STATE_DIR,
+	CFG_LOG_LEVEL,
+	CFG_WEB_LISTEN,
+	CFG_WEB_NAMES,
+	CFG_WEB_TLS_CERT,
+	CFG_WEB_TLS_KEY,
+	CFG_WEB_THREADS,
+	CFG_WEB_MAX_BODY,
+	CFG_WEB_REQUEST_TIMEOUT,
+	CFG_WEB_KEEPALIVE_TIMEOUT,
+	CFG_WEB_HANDSHAKE_TIMEOUT,
+	CFG_WEB_MAX_PENDING,
+	CFG_DB_BUSY_TIMEOUT,
+	CFG__COUNT
+};
+
+enum config_type {
+	CT_STRING,   /* any text, may be empty */
+	CT_PATH,     /* a file system path; empty means "derived from the state dir" */
+	CT_INT,      /* a decimal integer within [min, max] */
+	CT_BOOL,     /* yes/no, true/false, on/off, 1/0 */
+	CT_DURATION, /* number with unit ms, s, m, h or d; stored in milliseconds */
+	CT_SIZE,     /* bytes, or a number with K, M or G (powers of 1024) */
+	CT_ENUM,     /* one of the words in .choices */
+	CT_LISTEN,   /* comma-separated host:port, numeric IPv4 or [IPv6] */
+};
+
+struct config_desc {
+	const char *key;
+	enum config_type type;
+	const char *def;     /* default, in the file's syntax */
+	long long min, max;  /* bounds for INT, DURATION (ms) and SIZE (bytes) */
+	const char *choices; /* ENUM: words separated by '|' */
+	const char *help;
+};
+
+struct config {
+	char *text[CFG__COUNT];     /* the value as written */
+	long long num[CFG__COUNT];  /* INT, BOOL, DURATION (ms), SIZE (bytes) */
+	int line[CFG__COUNT];       /* line it was set on, 0 for default */
+};
+
+extern const struct config_desc config_table[CFG__COUNT];
+
+/* The process-wide configuration read by the accessors below. */
+extern struct config *config_global;
+
+int config_init(struct config *c);          /* defaults; 0 or -1 on ENOMEM */
+void config_free(struct config *c);
+/* Parse a whole file's text. Returns 0, or -1 with "origin:line: reason" in err. */
+int config_parse_text(struct config *c, const char *text, size_t len, const char *origin,
+		      char *err, size_t errlen);
+int config_load_file(struct config *c, const char *path, char *err, size_t errlen);
+/* Apply one "key=value" override (from --set). */
+int config_set(struct config *c, const char *assignment, char *err, size_t errlen);
+/* Find a key's index, or -1. */
+int config_find(const char *key);
+/* Check one value against a descriptor; on success fills *num. */
+int config_check_value(const struct config_desc *d, const char *value, long long *num,
+		       char *why, size_t whylen);
+
+/* The documented default file: every key, its help text and its default. */
+void config_write_defaults(FILE *out);
+/* The effective configuration, one "key = value" per line. */
+void config_write_effective(const struct config *c, FILE *out);
+
+const char *cfg_str(enum config_key k);
+long long cfg_int(enum config_key k);
+
+#endif

@@ -1,0 +1,36 @@
+/* db: the SQLite database file, one connection per thread.
+ *
+ * Every connection is set up the same way: WAL, foreign keys on, secure
+ * delete on, a busy timeout, and synchronous=FULL so that a commit that
+ * returned is on disk (device events are acknowledged only after commit).
+ * Threads call db_get() and never share a connection. */
+#ifndef GH_DB_H
+#define GH_DB_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+
+/* Remember the database path and settings, open it once, switch it to WAL and
+ * apply pending migrations. Returns 0, or -1 with the reason in err. */
+int db_open(const char *path, long long busy_timeout_ms, char *err, size_t errlen);
+
+/* This thread's connection, opened on first use; NULL if it cannot be opened
+ * (the reason is logged). */
+sqlite3 *db_get(void);
+
+/* Close this thread's connection (thread exit). */
+void db_thread_done(void);
+
+/* Checkpoint the WAL into the main file and truncate it, then close this
+ * thread's connection. Called last at shutdown. */
+void db_close(void);
+
+/* 1 when the database is open and its schema is current. */
+int db_ready(void);
+
+/* Run one SQL statement without results; returns SQLite's result code. */
+int db_exec(sqlite3 *db, const char *sql);
+
+const char *db_path(void);
+
+#endif

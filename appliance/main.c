@@ -1,0 +1,64 @@
+/* gatehouse: the on-premise access-control appliance, one binary. */
+#include "cmd/cmd.h"
+#include "core/version.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char usage[] =
+	"usage: gatehouse COMMAND [--config FILE] [--state-dir DIR] [--set KEY=VALUE ...] [ARGS]\n"
+	"\n"
+	"commands:\n"
+	"  serve                   run the appliance (HTTPS console and API)\n"
+	"  config check            validate the configuration and exit\n"
+	"  config defaults         print every config key with its help and default\n"
+	"  config show             print the effective configuration\n"
+	"  version                 print the version\n"
+	"  help                    this text\n"
+	"\n"
+	"common options:\n"
+	"  --config FILE           configuration file (default /etc/gatehouse/gatehouse.conf\n"
+	"                          if it exists, else built-in defaults)\n"
+	"  --state-dir DIR         state directory (overrides state.dir)\n"
+	"  --set KEY=VALUE         override one configuration key; repeatable\n";
+
+struct command {
+	const char *name;
+	int (*run)(struct cmd_env *env);
+};
+
+static const struct command commands[] = {
+	{"serve", cmd_serve},
+	{"config", cmd_config},
+};
+
+int main(int argc, char **argv)
+{
+	struct cmd_env env;
+	int rc;
+
+	/* Everything the appliance creates (database, WAL, keys, backups) is
+	 * for its own user only. */
+	umask(077);
+	if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0) {
+		fputs(usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+		printf("gatehouse %s\n", GH_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		if (strcmp(argv[1], commands[i].name) != 0)
+			continue;
+		if (cmd_load(argc - 2, argv + 2, &env) < 0)
+			return 1;
+		rc = commands[i].run(&env);
+		cmd_unload(&env);
+		return rc;
+	}
+	fprintf(stderr, "gatehouse: unknown command '%s'\n\n%s", argv[1], usage);
+	return 2;
+}
