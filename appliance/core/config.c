@@ -388,14 +388,14 @@ int config_load_file(struct config *c, const char *path, char *err, size_t errle
 	int rc;
 
 	if (!f) {
-		snprintf(err, errlen, "%s:0: cannot read: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
 		return -1;
 	}
 	for (;;) {
 		if (len + 4096 > cap) {
 			char *bigger;
 			if (cap >= (1u << 20)) {
-				snprintf(err, errlen, "%s:0: file larger than 1 MB", path);
+				snprintf(err, errlen, "%s: file larger than 1 MB", path);
 				free(text);
 				fclose(f);
 				return -1;
@@ -404,7 +404,7 @@ int config_load_file(struct config *c, const char *path, char *err, size_t errle
 			if (!bigger) {
 				free(text);
 				fclose(f);
-				snprintf(err, errlen, "%s:0: out of memory", path);
+				snprintf(err, errlen, "%s: out of memory", path);
 				return -1;
 			}
 			text = bigger;
@@ -415,7 +415,7 @@ int config_load_file(struct config *c, const char *path, char *err, size_t errle
 			break;
 	}
 	if (ferror(f)) {
-		snprintf(err, errlen, "%s:0: read error: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
 		free(text);
 		fclose(f);
 		return -1;

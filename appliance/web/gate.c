@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -115,6 +116,19 @@ static int expire(void)
 	return (int)(g.head->deadline_ms - now < 1000 ? g.head->deadline_ms - now : 1000);
 }
 
+/* A peer that connected and hung up shows as readable too (end of file):
+ * only a connection with bytes waiting is worth a worker thread. */
+static int has_data(int fd, uint32_t events)
+{
+	char c;
+
+	if (!(events & EPOLLIN))
+		return 0;
+	if (!(events & (EPOLLRDHUP | EPOLLHUP)))
+		return 1;
+	return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
+}
+
 static void *gate_thread(void *arg)
 {
 	struct epoll_event evs[64];
@@ -140,7 +154,7 @@ static void *gate_thread(void *arg)
 			pthread_mutex_lock(&g.lock);
 			unlink_entry(e);
 			epoll_ctl(g.epfd, EPOLL_CTL_DEL, e->fd, NULL);
-			if (evs[i].events & EPOLLIN) {
+			if (has_data(e->fd, evs[i].events)) {
 				g.stats.released++;
 				pthread_mutex_unlock(&g.lock);
 				/* Outside the lock: the server may block until a worker is free. */

@@ -20,10 +20,24 @@ static const struct route *routes;
 static size_t nroutes;
 static char listen_addrs[1024];
 
-void server_dispatch(struct http_req *req, const char *raw_path, const char *query)
+static int body_too_large(struct http_req *req)
+{
+	const struct mg_request_info *ri = mg_get_request_info(req->conn);
+	size_t limit = req->match.route && req->match.route->max_body
+			       ? req->match.route->max_body
+			       : (size_t)cfg_int(CFG_WEB_MAX_BODY);
+
+	if (ri->content_length <= 0 || (unsigned long long)ri->content_length <= limit)
+		return 0;
+	http_error(req, 413, "payload_too_large", "request body is larger than %zu bytes", limit);
+	return 1;
+}
+
+static void dispatch(struct http_req *req, const char *raw_path, const char *query)
 {
 	const char *why = NULL;
 	const char *q = NULL;
+	enum route_result rc;
 
 	if (router_normalize(raw_path, req->path, sizeof req->path, &q, &why) < 0) {
 		snprintf(req->path, sizeof req->path, "(invalid)");
@@ -31,7 +45,12 @@ void server_dispatch(struct http_req *req, const char *raw_path, const char *que
 		return;
 	}
 	req->query = query ? query : q;
-	switch (router_match(routes, nroutes, req->method, req->path, &req->match)) {
+	rc = router_match(routes, nroutes, req->method, req->path, &req->match);
+	/* A declared body over the limit is refused before anything else, even
+	 * on routes that take no body, so no client makes us read it. */
+	if (body_too_large(req))
+		return;
+	switch (rc) {
 	case ROUTE_NOT_FOUND:
 		http_error(req, 404, "not_found", "no such resource: %s", req->path);
 		return;
@@ -71,7 +90,7 @@ static int on_request(struct mg_connection *c)
 	req.method = ri->request_method;
 	req.started_ms = http_now_ms();
 	snprintf(req.remote, sizeof req.remote, "%s", ri->remote_addr);
-	server_dispatch(&req, ri->local_uri_raw ? ri->local_uri_raw : "", ri->query_string);
+	dispatch(&req, ri->local_uri_raw ? ri->local_uri_raw : "", ri->query_string);
 
 	log_debug("http: %s %s %d %zuB %lldms from %s", req.method, req.path, req.status,
 		  req.sent_bytes, http_now_ms() - req.started_ms, req.remote);

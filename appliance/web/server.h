@@ -25,8 +25,4 @@ void server_describe(char *buf, size_t len);
 /* Stop accepting, let requests in flight finish, then return. */
 void server_stop(void);
 
-/* Dispatch one request (used by the server and by tests of handlers). */
-struct http_req;
-void server_dispatch(struct http_req *req, const char *raw_path, const char *query);
-
 #endif

@@ -1,0 +1,202 @@
+"""End-to-end test harness: starts the real gatehouse binary on a loopback
+port with a temporary state directory and talks real HTTPS to it.
+
+Nothing of ours is mocked: requests go through TLS to the binary, the
+database is the SQLite file it writes, and peers are real programs
+(openssl, curl, sslscan, wrk, sqlite3)."""
+
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+
+BUILD = os.environ.get("GH_BUILD", "build")
+BINARY = os.path.abspath(os.path.join(BUILD, "gatehouse"))
+SANITIZED = os.environ.get("GH_SANITIZED") == "1"
+# Sanitizer builds run several times slower; waits scale with this.
+SLOW = 4 if SANITIZED else 1
+
+
+class StartError(Exception):
+    pass
+
+
+class Appliance:
+    """One running `gatehouse serve`."""
+
+    def __init__(self, state=None, sets=(), config=None, env=None, args=()):
+        self.own_state = state is None
+        self.state = state or tempfile.mkdtemp(prefix="gh-e2e-")
+        self.sets = ["web.listen=127.0.0.1:0", "log.level=debug", *sets]
+        self.config = config
+        self.env = dict(os.environ, **(env or {}))
+        self.args = list(args)
+        self.proc = None
+        self.lines = []
+        self.port = None
+        self._lock = threading.Lock()
+
+    # --- process ---------------------------------------------------------
+    def command(self, *extra):
+        cmd = [BINARY, "serve", "--state-dir", self.state]
+        if self.config:
+            cmd += ["--config", self.config]
+        for s in self.sets:
+            cmd += ["--set", s]
+        return cmd + self.args + list(extra)
+
+    def start(self, timeout=15):
+        self.lines = []
+        self.proc = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, env=self.env, text=True)
+        threading.Thread(target=self._reader, daemon=True).start()
+        deadline = time.time() + timeout * SLOW
+        while time.time() < deadline:
+            m = self.find_line(r"listening on https://[^ ]+:(\d+)")
+            if m:
+                self.port = int(m.group(1))
+                return self
+            if self.proc.poll() is not None:
+                time.sleep(0.1)
+                raise StartError("gatehouse exited %s:\n%s" % (self.proc.returncode, self.log()))
+            time.sleep(0.02)
+        self.kill()
+        raise StartError("gatehouse did not start:\n" + self.log())
+
+    def _reader(self):
+        for line in self.proc.stderr:
+            with self._lock:
+                self.lines.append(line.rstrip("\n"))
+
+    def log(self):
+        with self._lock:
+            return "\n".join(self.lines)
+
+    def find_line(self, pattern):
+        with self._lock:
+            for line in self.lines:
+                m = re.search(pattern, line)
+                if m:
+                    return m
+        return None
+
+    def wait_line(self, pattern, timeout=10):
+        deadline = time.time() + timeout * SLOW
+        while time.time() < deadline:
+            m = self.find_line(pattern)
+            if m:
+                return m
+            time.sleep(0.05)
+        return None
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        if not self.proc:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout * SLOW)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        time.sleep(0.05)  # let the reader drain
+        return rc
+
+    def kill(self):
+        return self.stop(signal.SIGKILL)
+
+    def cleanup(self):
+        self.stop()
+        if self.own_state:
+            shutil.rmtree(self.state, ignore_errors=True)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    # --- HTTPS -----------------------------------------------------------
+    @property
+    def cert(self):
+        return os.path.join(self.state, "tls", "server.crt")
+
+    @property
+    def url(self):
+        return "https://127.0.0.1:%d" % self.port
+
+    def ssl_context(self):
+        ctx = ssl.create_default_context(cafile=self.cert)
+        ctx.check_hostname = True
+        return ctx
+
+    def connection(self, timeout=10):
+        return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout * SLOW,
+                                           context=self.ssl_context())
+
+    def request(self, method, path, body=None, headers=None, conn=None):
+        """One request; returns (status, headers dict lower-cased, body bytes)."""
+        own = conn is None
+        conn = conn or self.connection()
+        hdrs = dict(headers or {})
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+            hdrs.setdefault("Content-Type", "application/json")
+        try:
+            conn.request(method, path, body=body, headers=hdrs)
+            res = conn.getresponse()
+            data = res.read()
+            return res.status, {k.lower(): v for k, v in res.getheaders()}, data
+        finally:
+            if own:
+                conn.close()
+
+    def get_json(self, path, **kw):
+        status, headers, body = self.request("GET", path, **kw)
+        return status, json.loads(body) if body else None
+
+    def db(self):
+        return os.path.join(self.state, "gatehouse.db")
+
+
+def run(cmd, timeout=60, **kw):
+    """Run a command; returns CompletedProcess with text output."""
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout * SLOW, **kw)
+
+
+def gatehouse(*args, timeout=60, **kw):
+    return run([BINARY, *args], timeout=timeout, **kw)
+
+
+def cpu_seconds(pid):
+    """User + system CPU time a process has used so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def silent_connections(port, n):
+    """TCP connections that never send a byte."""
+    socks = []
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port))
+        socks.append(s)
+    return socks
+
+
+def closed_by_peer(sock, timeout):
+    """True if the peer closes sock (EOF or reset) within timeout seconds."""
+    sock.settimeout(timeout)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
