@@ -59,7 +59,7 @@ SCHEMA_FILES := $(sort $(wildcard schema/*.sql))
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all deps run test test-run test-sanitize fuzz bench install deb clean third-party
+.PHONY: all deps run test test-run test-sanitize fuzz bench install deb clean third-party update-conf
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/gatehouse
@@ -161,6 +161,12 @@ install: $(BUILD)/gatehouse
 
 deb: $(BUILD)/gatehouse
 	@packaging/build-deb.sh $(BUILD) $(VERSION)
+
+# The packaged configuration is the documented defaults plus the package's
+# own settings; tests/e2e/test_packaging.py checks they stay in step.
+update-conf: $(BUILD)/gatehouse
+	@{ $(BUILD)/gatehouse config defaults; sed -n '/^# --- Settings of the Debian package/,$$p' packaging/gatehouse.conf | sed '1s/^/\n/'; } > packaging/gatehouse.conf.new
+	@mv packaging/gatehouse.conf.new packaging/gatehouse.conf
 
 clean:
 	rm -rf build
