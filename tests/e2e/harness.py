@@ -108,6 +108,7 @@ class Appliance:
             self.proc.kill()
             rc = self.proc.wait()
         time.sleep(0.05)  # let the reader drain
+        check_sanitizer(self.log())
         return rc
 
     def kill(self):
@@ -171,7 +172,20 @@ def run(cmd, timeout=60, **kw):
 
 
 def gatehouse(*args, timeout=60, **kw):
-    return run([BINARY, *args], timeout=timeout, **kw)
+    out = run([BINARY, *args], timeout=timeout, **kw)
+    check_sanitizer(out.stderr)
+    return out
+
+
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+def check_sanitizer(text):
+    """A sanitizer report in the binary's output fails the test that saw it."""
+    for mark in SANITIZER_MARKS:
+        if mark in text:
+            at = text.index(mark)
+            raise AssertionError("sanitizer report:\n" + text[max(0, at - 200):at + 3000])
 
 
 def cpu_seconds(pid):
