@@ -14,6 +14,11 @@ static const char usage[] =
 	"  config check            validate the configuration and exit\n"
 	"  config defaults         print every config key with its help and default\n"
 	"  config show             print the effective configuration\n"
+	"  keys status             key versions and rotation progress per tenant\n"
+	"  keys rotate [--tenant SLUG|ID] [--batch N]\n"
+	"                          new data key version; re-key in batches, online\n"
+	"  keys rewrap-master --old FILE --new FILE\n"
+	"                          move to a new master key (fields are not re-sealed)\n"
 	"  version                 print the version\n"
 	"  help                    this text\n"
 	"\n"
@@ -31,6 +36,7 @@ struct command {
 static const struct command commands[] = {
 	{"serve", cmd_serve},
 	{"config", cmd_config},
+	{"keys", cmd_keys},
 };
 
 int main(int argc, char **argv)

@@ -26,7 +26,14 @@ void cmd_unload(struct cmd_env *env);
 /* Open the state directory of env's configuration. Prints errors. */
 int cmd_open_state(void);
 
+/* Open the state directory, the database with its key store and the vault
+ * (creating them on first use). before_db, if given, runs once the state
+ * directory is open (serve takes its lock there). Logs errors. */
+int cmd_open_store(int (*before_db)(void));
+void cmd_close_store(void);
+
 int cmd_serve(struct cmd_env *env);
 int cmd_config(struct cmd_env *env);
+int cmd_keys(struct cmd_env *env);
 
 #endif

@@ -1,8 +1,11 @@
 #include "cmd.h"
 
+#include "core/db.h"
 #include "core/log.h"
+#include "core/vault.h"
 #include "core/state.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,4 +105,40 @@ int cmd_open_state(void)
 		return -1;
 	}
 	return 0;
+}
+
+int cmd_open_store(int (*before_db)(void))
+{
+	char err[700], dbpath[4200], kspath[4200];
+
+	if (sodium_init() < 0) {
+		log_err("crypto: libsodium cannot initialise");
+		return -1;
+	}
+	if (cmd_open_state() < 0)
+		return -1;
+	if (before_db && before_db() < 0)
+		return -1;
+	if (state_mkdir("keys", err, sizeof err) < 0) {
+		log_err("state: %s", err);
+		return -1;
+	}
+	if (db_open(state_path("gatehouse.db", dbpath, sizeof dbpath),
+		    state_path("keys/keystore.db", kspath, sizeof kspath), cfg_int(CFG_DB_BUSY_TIMEOUT),
+		    err, sizeof err) < 0) {
+		log_err("db: %s", err);
+		return -1;
+	}
+	if (vault_open(state_dir(), err, sizeof err) < 0) {
+		log_err("vault: %s", err);
+		db_close();
+		return -1;
+	}
+	return 0;
+}
+
+void cmd_close_store(void)
+{
+	vault_close();
+	db_close();
 }

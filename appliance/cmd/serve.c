@@ -98,6 +98,17 @@ static int wait_for_stop(void)
 	}
 }
 
+static int lock_state(void)
+{
+	char err[600];
+
+	if (state_lock_serve(err, sizeof err) < 0) {
+		log_err("state: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
 static void block_signals(void)
 {
 	sigset_t set;
@@ -112,7 +123,7 @@ static void block_signals(void)
 
 int cmd_serve(struct cmd_env *env)
 {
-	char err[600], cert[4096], key[4096], dbpath[4096], where[1024], fp[100] = "?";
+	char err[600], cert[4096], key[4096], where[1024], fp[100] = "?";
 	struct server_settings web;
 	int sig;
 
@@ -120,25 +131,14 @@ int cmd_serve(struct cmd_env *env)
 		fprintf(stderr, "gatehouse serve: unexpected argument '%s'\n", env->argv[0]);
 		return 2;
 	}
-	if (sodium_init() < 0) {
-		log_err("crypto: libsodium cannot initialise");
-		return 1;
-	}
 	block_signals();
-	if (cmd_open_state() < 0)
+	if (cmd_open_store(lock_state) < 0)
 		return 1;
-	if (state_lock_serve(err, sizeof err) < 0) {
-		log_err("state: %s", err);
-		return 1;
-	}
-	if (db_open(state_path("gatehouse.db", dbpath, sizeof dbpath), cfg_int(CFG_DB_BUSY_TIMEOUT), err,
-		    sizeof err) < 0) {
-		log_err("db: %s", err);
-		return 1;
-	}
 	tls_paths(cert, key, sizeof cert);
-	if (ensure_certificate(cert, key) < 0)
+	if (ensure_certificate(cert, key) < 0) {
+		cmd_close_store();
 		return 1;
+	}
 	certgen_fingerprint(cert, fp, sizeof fp);
 
 	web = (struct server_settings){
@@ -155,7 +155,7 @@ int cmd_serve(struct cmd_env *env)
 	};
 	if (server_start(&web, err, sizeof err) < 0) {
 		log_err("web: %s", err);
-		db_close();
+		cmd_close_store();
 		return 1;
 	}
 	server_describe(where, sizeof where);
@@ -167,7 +167,7 @@ int cmd_serve(struct cmd_env *env)
 	sdnotify("STOPPING=1");
 	log_notice("gatehouse: %s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	server_stop();
-	db_close();
+	cmd_close_store();
 	log_notice("gatehouse: stopped");
 	return sig < 0 ? 1 : 0;
 }

@@ -7,24 +7,46 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *path;
+static char *path, *ks_path;
 static long long busy_ms;
 static _Thread_local sqlite3 *conn;
+
+#define STMT_CACHE 96
+static _Thread_local struct {
+	const char *sql;
+	sqlite3_stmt *st;
+} stmts[STMT_CACHE];
+
+static int attach_keystore(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "ATTACH DATABASE ? AS ks", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, ks_path, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
 
 static int setup(sqlite3 *db)
 {
 	char sql[128];
 	static const char *const pragmas[] = {
 		"PRAGMA foreign_keys = ON",
-		"PRAGMA secure_delete = ON",
-		"PRAGMA synchronous = FULL",
 		"PRAGMA trusted_schema = OFF",
+		"PRAGMA main.secure_delete = ON",
+		"PRAGMA main.synchronous = FULL",
 		/* Keep a checkpointed WAL from staying large (and holding old pages). */
-		"PRAGMA journal_size_limit = 67108864",
+		"PRAGMA main.journal_size_limit = 67108864",
+		"PRAGMA ks.secure_delete = ON",
+		"PRAGMA ks.synchronous = FULL",
+		"PRAGMA ks.journal_size_limit = 1048576",
 	};
 
 	snprintf(sql, sizeof sql, "PRAGMA busy_timeout = %lld", busy_ms);
-	if (db_exec(db, sql) != SQLITE_OK)
+	if (db_exec(db, sql) != SQLITE_OK || attach_keystore(db) < 0)
 		return -1;
 	for (size_t i = 0; i < sizeof pragmas / sizeof pragmas[0]; i++)
 		if (db_exec(db, pragmas[i]) != SQLITE_OK)
@@ -65,30 +87,42 @@ int db_exec(sqlite3 *db, const char *sql)
 	return rc;
 }
 
-int db_open(const char *file, long long busy_timeout_ms, char *err, size_t errlen)
+/* WAL is a property of the file: set once, kept by every connection. */
+static int set_wal(sqlite3 *db, const char *schema, char *err, size_t errlen)
 {
+	char sql[64];
 	sqlite3_stmt *st;
+	int ok;
+
+	snprintf(sql, sizeof sql, "PRAGMA %s.journal_mode = WAL", schema);
+	ok = sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
+	     strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+	sqlite3_finalize(st);
+	if (!ok)
+		snprintf(err, errlen, "cannot switch %s to WAL: %s", schema, sqlite3_errmsg(db));
+	return ok ? 0 : -1;
+}
+
+int db_open(const char *file, const char *keystore, long long busy_timeout_ms, char *err,
+	    size_t errlen)
+{
 	int applied;
 
+	db_thread_done();
 	free(path);
+	free(ks_path);
 	path = strdup(file);
+	ks_path = strdup(keystore);
 	busy_ms = busy_timeout_ms;
-	if (!path) {
+	if (!path || !ks_path) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	conn = open_conn(err, errlen);
 	if (!conn)
 		return -1;
-	/* WAL is a property of the file: set once, kept by every connection. */
-	if (sqlite3_prepare_v2(conn, "PRAGMA journal_mode = WAL", -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_ROW ||
-	    strcmp((const char *)sqlite3_column_text(st, 0), "wal") != 0) {
-		snprintf(err, errlen, "cannot switch %s to WAL: %s", path, sqlite3_errmsg(conn));
-		sqlite3_finalize(st);
+	if (set_wal(conn, "main", err, errlen) < 0 || set_wal(conn, "ks", err, errlen) < 0)
 		return -1;
-	}
-	sqlite3_finalize(st);
 	applied = migrate_apply(conn, err, errlen);
 	if (applied < 0)
 		return -1;
@@ -110,8 +144,68 @@ sqlite3 *db_get(void)
 	return conn;
 }
 
+sqlite3_stmt *db_stmt(const char *sql)
+{
+	sqlite3 *db = db_get();
+	int free_slot = -1;
+
+	if (!db)
+		return NULL;
+	for (int i = 0; i < STMT_CACHE; i++) {
+		if (stmts[i].sql == sql) {
+			sqlite3_reset(stmts[i].st);
+			sqlite3_clear_bindings(stmts[i].st);
+			return stmts[i].st;
+		}
+		if (!stmts[i].sql && free_slot < 0)
+			free_slot = i;
+	}
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+		log_err("db: cannot prepare \"%.80s\": %s", sql, sqlite3_errmsg(db));
+		return NULL;
+	}
+	if (free_slot < 0) {
+		/* Full: this one is not cached; the caller's reset/finalize pattern
+		 * still works because it is kept in the last slot in place of another. */
+		free_slot = STMT_CACHE - 1;
+		sqlite3_finalize(stmts[free_slot].st);
+	}
+	stmts[free_slot].sql = sql;
+	stmts[free_slot].st = st;
+	return st;
+}
+
+int db_begin(void)
+{
+	sqlite3 *db = db_get();
+
+	return db && db_exec(db, "BEGIN IMMEDIATE") == SQLITE_OK ? 0 : -1;
+}
+
+int db_commit(void)
+{
+	sqlite3 *db = db_get();
+
+	return db && db_exec(db, "COMMIT") == SQLITE_OK ? 0 : -1;
+}
+
+void db_rollback(void)
+{
+	sqlite3 *db = db_get();
+
+	if (db && !sqlite3_get_autocommit(db))
+		db_exec(db, "ROLLBACK");
+}
+
 void db_thread_done(void)
 {
+	for (int i = 0; i < STMT_CACHE; i++) {
+		if (stmts[i].st)
+			sqlite3_finalize(stmts[i].st);
+		stmts[i].sql = NULL;
+		stmts[i].st = NULL;
+	}
 	if (conn) {
 		sqlite3_close_v2(conn);
 		conn = NULL;
@@ -122,8 +216,8 @@ void db_close(void)
 {
 	sqlite3 *db = db_get();
 
-	if (db && sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) !=
-			  SQLITE_OK)
+	if (db && (sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) != SQLITE_OK ||
+		   sqlite3_wal_checkpoint_v2(db, "ks", SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) != SQLITE_OK))
 		log_warn("db: final checkpoint: %s", sqlite3_errmsg(db));
 	db_thread_done();
 }

@@ -10,9 +10,12 @@
 #include <sqlite3.h>
 #include <stddef.h>
 
-/* Remember the database path and settings, open it once, switch it to WAL and
- * apply pending migrations. Returns 0, or -1 with the reason in err. */
-int db_open(const char *path, long long busy_timeout_ms, char *err, size_t errlen);
+/* Remember the database and key store paths and settings, open them once,
+ * switch both to WAL and apply pending migrations. The key store (see
+ * vault.h) is attached to every connection as schema "ks". Returns 0, or -1
+ * with the reason in err. */
+int db_open(const char *path, const char *keystore_path, long long busy_timeout_ms, char *err,
+	    size_t errlen);
 
 /* This thread's connection, opened on first use; NULL if it cannot be opened
  * (the reason is logged). */
@@ -27,6 +30,16 @@ void db_close(void);
 
 /* 1 when the database is open and its schema is current. */
 int db_ready(void);
+
+/* A prepared statement for sql, cached on this thread's connection and reset
+ * with its bindings cleared. sql must be a string literal (the cache is keyed
+ * by its address). NULL if it cannot be prepared (logged). */
+sqlite3_stmt *db_stmt(const char *sql);
+
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK on this thread's connection. */
+int db_begin(void);
+int db_commit(void);
+void db_rollback(void);
 
 /* Run one SQL statement without results; returns SQLite's result code. */
 int db_exec(sqlite3 *db, const char *sql);

@@ -3,6 +3,7 @@
 #include "core/config.h"
 #include "core/db.h"
 #include "core/log.h"
+#include "core/vault.h"
 #include "gate.h"
 #include "http.h"
 #include "tls_server.h"
@@ -117,6 +118,7 @@ static void on_exit_thread(const struct mg_context *c, int type, void *user)
 	(void)c;
 	(void)type;
 	(void)user;
+	vault_thread_done();
 	db_thread_done();
 }
 

@@ -1,0 +1,250 @@
+/* gatehouse keys status|rotate|rewrap-master: key management from the
+ * command line. Works while the service runs: every step is a short
+ * transaction on the shared database, and the service notices key-store
+ * changes (see vault.h). */
+#include "cmd.h"
+
+#include "core/db.h"
+#include "core/log.h"
+#include "core/masterkey.h"
+#include "core/state.h"
+#include "core/vault.h"
+#include "core/vault_rotate.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char keys_usage[] =
+	"usage: gatehouse keys status\n"
+	"       gatehouse keys rotate [--tenant SLUG|ID] [--batch N]\n"
+	"       gatehouse keys rewrap-master --old FILE --new FILE\n";
+
+/* The scope's name for people: "appliance" or the tenant's slug. */
+static void scope_name(int64_t id, char *out, size_t len)
+{
+	sqlite3_stmt *st = db_stmt("SELECT slug FROM tenants WHERE id = ?");
+
+	snprintf(out, len, id == 0 ? "appliance" : "tenant-%lld", (long long)id);
+	if (!st || id == 0)
+		return;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		snprintf(out, len, "%s", sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+}
+
+static int find_tenant(const char *arg, int64_t *id)
+{
+	sqlite3_stmt *st = db_stmt("SELECT id FROM tenants WHERE slug = ?1 OR CAST(id AS TEXT) = ?1");
+	int found = 0;
+
+	if (strcmp(arg, "appliance") == 0 || strcmp(arg, "0") == 0) {
+		*id = 0;
+		return 0;
+	}
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*id = sqlite3_column_int64(st, 0);
+		found = 1;
+	}
+	sqlite3_reset(st);
+	return found ? 0 : -1;
+}
+
+static void print_status_line(const struct vault_rotation_status *s)
+{
+	char name[80];
+
+	scope_name(s->tenant, name, sizeof name);
+	printf("%-16s data key v%-4lld %-10s person keys %lld (%lld under an old version), "
+	       "tenant-sealed fields under an old version %lld, retired versions %d\n",
+	       name, (long long)s->active_version, s->in_progress ? "rotating" : "current",
+	       s->person_keys, s->person_keys_pending, s->fields_pending, s->retired_versions);
+}
+
+static int keys_status(void)
+{
+	char master[4200];
+	int64_t ids[1024];
+	int n = vault_scopes(ids, 1024);
+
+	vault_master_path(state_dir(), master, sizeof master);
+	printf("master key: %s%s\n", master,
+	       getenv("CREDENTIALS_DIRECTORY") && strstr(master, getenv("CREDENTIALS_DIRECTORY")) == master
+		       ? " (systemd credential)" : "");
+	printf("key store:  %s/keys/keystore.db\n", state_dir());
+	for (int i = 0; i < n; i++) {
+		struct vault_rotation_status s;
+		if (vault_rotation_status(ids[i], &s) == 0)
+			print_status_line(&s);
+	}
+	return n < 0 ? 1 : 0;
+}
+
+static void progress(const struct vault_rotation_status *s, void *arg)
+{
+	(void)arg;
+	printf("  %lld person keys and %lld fields re-keyed; %lld and %lld to go\n", s->person_keys_done,
+	       s->fields_done, s->person_keys_pending, s->fields_pending);
+	fflush(stdout);
+}
+
+static int keys_rotate(struct cmd_env *env)
+{
+	int64_t ids[1024], one;
+	int n = 0, batch = 500, rc = 0;
+	char err[600], name[80];
+
+	for (int i = 1; i < env->argc; i++) {
+		if (strcmp(env->argv[i], "--tenant") == 0 && i + 1 < env->argc) {
+			if (find_tenant(env->argv[++i], &one) < 0) {
+				fprintf(stderr, "gatehouse keys rotate: no tenant '%s'\n", env->argv[i]);
+				return 1;
+			}
+			ids[n++] = one;
+		} else if (strcmp(env->argv[i], "--batch") == 0 && i + 1 < env->argc) {
+			char *end;
+			long v = strtol(env->argv[++i], &end, 10);
+			if (*end || v < 1 || v > 100000) {
+				fprintf(stderr, "gatehouse keys rotate: --batch must be 1-100000\n");
+				return 2;
+			}
+			batch = (int)v;
+		} else {
+			fprintf(stderr, "gatehouse keys rotate: unexpected argument '%s'\n%s", env->argv[i],
+				keys_usage);
+			return 2;
+		}
+	}
+	if (n == 0 && (n = vault_scopes(ids, 1024)) < 0)
+		return 1;
+	for (int i = 0; i < n; i++) {
+		int resumed;
+		scope_name(ids[i], name, sizeof name);
+		if (vault_rotate_begin(ids[i], &resumed, err, sizeof err) < 0) {
+			fprintf(stderr, "gatehouse keys rotate: %s: %s\n", name, err);
+			rc = 1;
+			continue;
+		}
+		printf("%s: %s\n", name, resumed ? "resuming the rotation in progress" : "new data key created");
+		fflush(stdout);
+		if (vault_rotate_run(ids[i], batch, progress, NULL, err, sizeof err) < 0) {
+			fprintf(stderr, "gatehouse keys rotate: %s: %s\n", name, err);
+			rc = 1;
+			continue;
+		}
+		printf("%s: done, old data key retired\n", name);
+	}
+	return rc;
+}
+
+/* Read a master key file given on the command line; --new may not exist yet,
+ * in which case a fresh key is created there. */
+static int read_key_arg(const char *path, unsigned char key[MASTERKEY_BYTES], int create)
+{
+	char err[600];
+	int rc = masterkey_read(path, key, err, sizeof err);
+
+	if (rc == 1 && create) {
+		if (masterkey_create(path, key, err, sizeof err) == 0) {
+			printf("created a new master key in %s\n", path);
+			return 0;
+		}
+		rc = -1;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "gatehouse keys rewrap-master: %s\n", rc == 1 ? "file not found" : err);
+		if (rc == 1)
+			fprintf(stderr, "  (%s)\n", path);
+		return -1;
+	}
+	return 0;
+}
+
+static int keys_rewrap_master(struct cmd_env *env)
+{
+	const char *old_path = NULL, *new_path = NULL;
+	unsigned char *keys;
+	char err[600], current[4200];
+	int n, rc = 1;
+
+	for (int i = 1; i < env->argc; i++) {
+		if (strcmp(env->argv[i], "--old") == 0 && i + 1 < env->argc)
+			old_path = env->argv[++i];
+		else if (strcmp(env->argv[i], "--new") == 0 && i + 1 < env->argc)
+			new_path = env->argv[++i];
+		else {
+			fprintf(stderr, "gatehouse keys rewrap-master: unexpected argument '%s'\n%s",
+				env->argv[i], keys_usage);
+			return 2;
+		}
+	}
+	if (!old_path || !new_path) {
+		fprintf(stderr, "gatehouse keys rewrap-master: --old FILE and --new FILE are required\n");
+		return 2;
+	}
+	keys = sodium_malloc(2 * MASTERKEY_BYTES);
+	if (!keys)
+		return 1;
+	if (read_key_arg(old_path, keys, 0) < 0 || read_key_arg(new_path, keys + MASTERKEY_BYTES, 1) < 0)
+		goto out;
+	if (sodium_memcmp(keys, keys + MASTERKEY_BYTES, MASTERKEY_BYTES) == 0) {
+		fprintf(stderr, "gatehouse keys rewrap-master: the old and new keys are the same\n");
+		goto out;
+	}
+	n = vault_rewrap_master(keys, keys + MASTERKEY_BYTES, err, sizeof err);
+	if (n < 0) {
+		fprintf(stderr, "gatehouse keys rewrap-master: %s\n", err);
+		goto out;
+	}
+	printf("re-wrapped %d tenant keys under the new master key\n", n);
+	/* When the key lives in the state directory, it is replaced there so the
+	 * service (which re-reads it) and later commands use the new one. */
+	vault_master_path(state_dir(), current, sizeof current);
+	if (strncmp(current, state_dir(), strlen(state_dir())) == 0) {
+		if (masterkey_write(current, keys + MASTERKEY_BYTES, err, sizeof err) < 0) {
+			fprintf(stderr, "gatehouse keys rewrap-master: %s\n", err);
+			fprintf(stderr, "  copy %s to %s by hand now: the key store needs it\n", new_path, current);
+			goto out;
+		}
+		printf("installed the new master key as %s\n", current);
+	} else {
+		printf("the master key comes from a systemd credential: encrypt %s into it and restart\n",
+		       new_path);
+	}
+	printf("keep the old key file until you have a backup made after this change\n");
+	rc = 0;
+out:
+	sodium_free(keys);
+	return rc;
+}
+
+int cmd_keys(struct cmd_env *env)
+{
+	const char *what = env->argc > 0 ? env->argv[0] : "";
+	int rc;
+
+	if (strcmp(what, "status") != 0 && strcmp(what, "rotate") != 0 &&
+	    strcmp(what, "rewrap-master") != 0) {
+		fprintf(stderr, "%s", keys_usage);
+		return 2;
+	}
+	if (strcmp(what, "status") == 0 && env->argc > 1) {
+		fprintf(stderr, "gatehouse keys status: unexpected argument '%s'\n", env->argv[1]);
+		return 2;
+	}
+	if (cmd_open_store(NULL) < 0)
+		return 1;
+	if (strcmp(what, "status") == 0)
+		rc = keys_status();
+	else if (strcmp(what, "rotate") == 0)
+		rc = keys_rotate(env);
+	else
+		rc = keys_rewrap_master(env);
+	cmd_close_store();
+	return rc;
+}
