@@ -136,7 +136,20 @@ test: deps
 test-sanitize: deps
 	@$(MAKE) --no-print-directory test-run BUILD=build/san SAN=1
 
-test-run: $(BUILD)/gatehouse $(BUILD)/unit-tests
+# --- benchmarks ---------------------------------------------------------------
+# tests/bench/bench_NAME.c -> $(BUILD)/bench-NAME; tests/bench/run.sh (make bench)
+# builds and runs every one of them.
+BENCH_SRC := $(sort $(wildcard tests/bench/bench_*.c))
+BENCH_BIN := $(BENCH_SRC:tests/bench/bench_%.c=$(BUILD)/bench-%)
+
+$(BENCH_BIN): $(BUILD)/bench-%: $(BUILD)/obj/tests/bench/bench_%.o $(LIB_OBJ) $(TP_OBJ)
+	$(link)
+
+# A client of the vault library for the end-to-end tests of the key commands.
+$(BUILD)/vault-fixture: $(BUILD)/obj/tests/tools/vault_fixture.o $(LIB_OBJ) $(TP_OBJ)
+	$(link)
+
+test-run: $(BUILD)/gatehouse $(BUILD)/unit-tests $(BUILD)/vault-fixture
 	@tests/run.sh $(BUILD)
 
 fuzz: deps third-party

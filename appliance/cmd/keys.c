@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char keys_usage[] =
 	"usage: gatehouse keys status\n"
@@ -85,60 +86,99 @@ static int keys_status(void)
 	return n < 0 ? 1 : 0;
 }
 
+struct rotate_progress {
+	struct timespec last;
+	long long person_keys, fields;
+};
+
+/* Remember the counters; print at most one line a second, as a big tenant
+ * has many batches. */
 static void progress(const struct vault_rotation_status *s, void *arg)
 {
-	(void)arg;
-	printf("  %lld person keys and %lld fields re-keyed; %lld and %lld to go\n", s->person_keys_done,
-	       s->fields_done, s->person_keys_pending, s->fields_pending);
+	struct rotate_progress *p = arg;
+	struct timespec now;
+
+	p->person_keys = s->person_keys_done;
+	p->fields = s->fields_done;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec == p->last.tv_sec)
+		return;
+	p->last = now;
+	printf("  %lld person keys and %lld fields re-keyed so far\n", s->person_keys_done, s->fields_done);
 	fflush(stdout);
 }
 
-static int keys_rotate(struct cmd_env *env)
-{
-	int64_t ids[1024], one;
-	int n = 0, batch = 500, rc = 0;
-	char err[600], name[80];
+struct rotate_opts {
+	const char *tenant; /* NULL: every scope */
+	int batch;
+};
 
+static int parse_rotate(struct cmd_env *env, struct rotate_opts *o)
+{
+	o->tenant = NULL;
+	o->batch = 500;
 	for (int i = 1; i < env->argc; i++) {
 		if (strcmp(env->argv[i], "--tenant") == 0 && i + 1 < env->argc) {
-			if (find_tenant(env->argv[++i], &one) < 0) {
-				fprintf(stderr, "gatehouse keys rotate: no tenant '%s'\n", env->argv[i]);
-				return 1;
-			}
-			ids[n++] = one;
+			o->tenant = env->argv[++i];
 		} else if (strcmp(env->argv[i], "--batch") == 0 && i + 1 < env->argc) {
 			char *end;
 			long v = strtol(env->argv[++i], &end, 10);
 			if (*end || v < 1 || v > 100000) {
 				fprintf(stderr, "gatehouse keys rotate: --batch must be 1-100000\n");
-				return 2;
+				return -1;
 			}
-			batch = (int)v;
+			o->batch = (int)v;
 		} else {
 			fprintf(stderr, "gatehouse keys rotate: unexpected argument '%s'\n%s", env->argv[i],
 				keys_usage);
-			return 2;
+			return -1;
 		}
 	}
-	if (n == 0 && (n = vault_scopes(ids, 1024)) < 0)
+	return 0;
+}
+
+static int rotate_one(int64_t id, int batch)
+{
+	struct rotate_progress p = {.person_keys = 0};
+	struct vault_rotation_status s;
+	char err[600], name[80];
+	int resumed;
+
+	scope_name(id, name, sizeof name);
+	if (vault_rotate_begin(id, &resumed, err, sizeof err) < 0) {
+		fprintf(stderr, "gatehouse keys rotate: %s: %s\n", name, err);
 		return 1;
-	for (int i = 0; i < n; i++) {
-		int resumed;
-		scope_name(ids[i], name, sizeof name);
-		if (vault_rotate_begin(ids[i], &resumed, err, sizeof err) < 0) {
-			fprintf(stderr, "gatehouse keys rotate: %s: %s\n", name, err);
-			rc = 1;
-			continue;
-		}
-		printf("%s: %s\n", name, resumed ? "resuming the rotation in progress" : "new data key created");
-		fflush(stdout);
-		if (vault_rotate_run(ids[i], batch, progress, NULL, err, sizeof err) < 0) {
-			fprintf(stderr, "gatehouse keys rotate: %s: %s\n", name, err);
-			rc = 1;
-			continue;
-		}
-		printf("%s: done, old data key retired\n", name);
 	}
+	printf("%s: %s\n", name, resumed ? "resuming the rotation in progress" : "new data key created");
+	fflush(stdout);
+	clock_gettime(CLOCK_MONOTONIC, &p.last);
+	if (vault_rotate_run(id, batch, progress, &p, err, sizeof err) < 0) {
+		fprintf(stderr, "gatehouse keys rotate: %s: %s\n", name, err);
+		return 1;
+	}
+	vault_rotation_status(id, &s);
+	printf("%s: done: %lld person keys and %lld fields re-keyed, now on version %lld; "
+	       "old data key retired\n",
+	       name, p.person_keys, p.fields, (long long)s.active_version);
+	return 0;
+}
+
+static int keys_rotate(const struct rotate_opts *o)
+{
+	int64_t ids[1024];
+	int n, rc = 0;
+
+	if (o->tenant) {
+		if (find_tenant(o->tenant, &ids[0]) < 0) {
+			fprintf(stderr, "gatehouse keys rotate: no tenant '%s'\n", o->tenant);
+			return 1;
+		}
+		n = 1;
+	} else if ((n = vault_scopes(ids, 1024)) < 0) {
+		return 1;
+	}
+	for (int i = 0; i < n; i++)
+		rc |= rotate_one(ids[i], o->batch);
 	return rc;
 }
 
@@ -165,28 +205,38 @@ static int read_key_arg(const char *path, unsigned char key[MASTERKEY_BYTES], in
 	return 0;
 }
 
-static int keys_rewrap_master(struct cmd_env *env)
+struct rewrap_opts {
+	const char *old_path, *new_path;
+};
+
+static int parse_rewrap(struct cmd_env *env, struct rewrap_opts *o)
 {
-	const char *old_path = NULL, *new_path = NULL;
+	o->old_path = o->new_path = NULL;
+	for (int i = 1; i < env->argc; i++) {
+		if (strcmp(env->argv[i], "--old") == 0 && i + 1 < env->argc)
+			o->old_path = env->argv[++i];
+		else if (strcmp(env->argv[i], "--new") == 0 && i + 1 < env->argc)
+			o->new_path = env->argv[++i];
+		else {
+			fprintf(stderr, "gatehouse keys rewrap-master: unexpected argument '%s'\n%s",
+				env->argv[i], keys_usage);
+			return -1;
+		}
+	}
+	if (!o->old_path || !o->new_path) {
+		fprintf(stderr, "gatehouse keys rewrap-master: --old FILE and --new FILE are required\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int keys_rewrap_master(const struct rewrap_opts *o)
+{
+	const char *old_path = o->old_path, *new_path = o->new_path;
 	unsigned char *keys;
 	char err[600], current[4200];
 	int n, rc = 1;
 
-	for (int i = 1; i < env->argc; i++) {
-		if (strcmp(env->argv[i], "--old") == 0 && i + 1 < env->argc)
-			old_path = env->argv[++i];
-		else if (strcmp(env->argv[i], "--new") == 0 && i + 1 < env->argc)
-			new_path = env->argv[++i];
-		else {
-			fprintf(stderr, "gatehouse keys rewrap-master: unexpected argument '%s'\n%s",
-				env->argv[i], keys_usage);
-			return 2;
-		}
-	}
-	if (!old_path || !new_path) {
-		fprintf(stderr, "gatehouse keys rewrap-master: --old FILE and --new FILE are required\n");
-		return 2;
-	}
 	keys = sodium_malloc(2 * MASTERKEY_BYTES);
 	if (!keys)
 		return 1;
@@ -226,15 +276,24 @@ out:
 int cmd_keys(struct cmd_env *env)
 {
 	const char *what = env->argc > 0 ? env->argv[0] : "";
+	struct rotate_opts ro = {NULL, 500};
+	struct rewrap_opts wo = {NULL, NULL};
 	int rc;
 
-	if (strcmp(what, "status") != 0 && strcmp(what, "rotate") != 0 &&
-	    strcmp(what, "rewrap-master") != 0) {
+	/* Every argument is checked before the state directory is touched. */
+	if (strcmp(what, "status") == 0) {
+		if (env->argc > 1) {
+			fprintf(stderr, "gatehouse keys status: unexpected argument '%s'\n", env->argv[1]);
+			return 2;
+		}
+	} else if (strcmp(what, "rotate") == 0) {
+		if (parse_rotate(env, &ro) < 0)
+			return 2;
+	} else if (strcmp(what, "rewrap-master") == 0) {
+		if (parse_rewrap(env, &wo) < 0)
+			return 2;
+	} else {
 		fprintf(stderr, "%s", keys_usage);
-		return 2;
-	}
-	if (strcmp(what, "status") == 0 && env->argc > 1) {
-		fprintf(stderr, "gatehouse keys status: unexpected argument '%s'\n", env->argv[1]);
 		return 2;
 	}
 	if (cmd_open_store(NULL) < 0)
@@ -242,9 +301,9 @@ int cmd_keys(struct cmd_env *env)
 	if (strcmp(what, "status") == 0)
 		rc = keys_status();
 	else if (strcmp(what, "rotate") == 0)
-		rc = keys_rotate(env);
+		rc = keys_rotate(&ro);
 	else
-		rc = keys_rewrap_master(env);
+		rc = keys_rewrap_master(&wo);
 	cmd_close_store();
 	return rc;
 }

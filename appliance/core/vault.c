@@ -241,8 +241,10 @@ int vault_master_check_with(const unsigned char *mk)
 
 struct cache {
 	struct {
-		int64_t id, tenant;
-		char kind; /* 0 empty, 'T' tenant key, 'P' person key */
+		int64_t id, tenant, aux;
+		/* 0 empty; 'T' tenant key by key id; 'P' person key by key id;
+		 * 'Q' person key by person id, with its key id in aux. */
+		char kind;
 		unsigned char key[KEY_BYTES];
 	} slot[CACHE_SLOTS];
 	struct {
@@ -303,7 +305,8 @@ static unsigned slot_of(char kind, int64_t id)
 
 /* 1 and the key when cached; 0 when not; VAULT_E_TENANT when the key is
  * cached for another tenant (the same answer the key store would give). */
-static int cache_find(struct cache *c, char kind, int64_t id, int64_t tenant, unsigned char key[KEY_BYTES])
+static int cache_find(struct cache *c, char kind, int64_t id, int64_t tenant, unsigned char key[KEY_BYTES],
+		      int64_t *aux)
 {
 	unsigned s = slot_of(kind, id);
 
@@ -312,11 +315,13 @@ static int cache_find(struct cache *c, char kind, int64_t id, int64_t tenant, un
 	if (c->slot[s].tenant != tenant)
 		return VAULT_E_TENANT;
 	memcpy(key, c->slot[s].key, KEY_BYTES);
+	if (aux)
+		*aux = c->slot[s].aux;
 	return 1;
 }
 
 static void cache_put(struct cache *c, char kind, int64_t id, int64_t tenant,
-		      const unsigned char key[KEY_BYTES])
+		      const unsigned char key[KEY_BYTES], int64_t aux)
 {
 	unsigned s = slot_of(kind, id);
 
@@ -325,6 +330,7 @@ static void cache_put(struct cache *c, char kind, int64_t id, int64_t tenant,
 	c->slot[s].kind = kind;
 	c->slot[s].id = id;
 	c->slot[s].tenant = tenant;
+	c->slot[s].aux = aux;
 	memcpy(c->slot[s].key, key, KEY_BYTES);
 }
 
@@ -338,9 +344,11 @@ static void cache_drop(char kind, int64_t id)
 
 /* --- key lookups ------------------------------------------------------------ */
 
-int vault_active_key_id(int64_t tenant, const char *purpose, int64_t *id)
+/* The key lookups below take the cache their caller checked once (one
+ * data_version query per vault call, not one per lookup: the query costs
+ * more than the cipher on small fields). */
+static int active_key_id(struct cache *c, int64_t tenant, const char *purpose, int64_t *id)
 {
-	struct cache *c = cache_get();
 	sqlite3_stmt *st;
 	int rc = VAULT_E_NOKEY;
 
@@ -369,13 +377,17 @@ int vault_active_key_id(int64_t tenant, const char *purpose, int64_t *id)
 	return rc;
 }
 
-int vault_tenant_key(int64_t key_id, int64_t tenant, unsigned char key[KEY_BYTES])
+int vault_active_key_id(int64_t tenant, const char *purpose, int64_t *id)
 {
-	struct cache *c = cache_get();
+	return active_key_id(cache_get(), tenant, purpose, id);
+}
+
+static int tenant_key(struct cache *c, int64_t key_id, int64_t tenant, unsigned char key[KEY_BYTES])
+{
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = cache_find(c, 'T', key_id, tenant, key)) != 0)
+	if ((rc = cache_find(c, 'T', key_id, tenant, key, NULL)) != 0)
 		return rc > 0 ? VAULT_OK : rc;
 	st = db_stmt("SELECT tenant_id, purpose, version, wrapped FROM ks.tenant_keys WHERE id = ?");
 	if (!st)
@@ -390,14 +402,19 @@ int vault_tenant_key(int64_t key_id, int64_t tenant, unsigned char key[KEY_BYTES
 					 sqlite3_column_int64(st, 2), sqlite3_column_blob(st, 3),
 					 (size_t)sqlite3_column_bytes(st, 3), key);
 		if (rc == VAULT_OK)
-			cache_put(c, 'T', key_id, tenant, key);
+			cache_put(c, 'T', key_id, tenant, key, 0);
 	}
 	sqlite3_reset(st);
 	return rc;
 }
 
+int vault_tenant_key(int64_t key_id, int64_t tenant, unsigned char key[KEY_BYTES])
+{
+	return tenant_key(cache_get(), key_id, tenant, key);
+}
+
 /* A person key by its own id (opening) or by person (sealing). */
-static int person_key_load(sqlite3_stmt *st, int64_t tenant, int64_t *key_id,
+static int person_key_load(struct cache *c, sqlite3_stmt *st, int64_t tenant, int64_t *key_id,
 			   unsigned char key[KEY_BYTES])
 {
 	unsigned char kek[KEY_BYTES];
@@ -417,7 +434,7 @@ static int person_key_load(sqlite3_stmt *st, int64_t tenant, int64_t *key_id,
 		sqlite3_reset(st);
 		return VAULT_E_TENANT;
 	}
-	rc = vault_tenant_key(tkid, tenant, kek);
+	rc = tenant_key(c, tkid, tenant, kek);
 	if (rc == VAULT_OK) {
 		person_key_ad(&a, tenant, person, tkid);
 		if (vault_unwrap(kek, sqlite3_column_blob(st, 4), (size_t)sqlite3_column_bytes(st, 4), a.b,
@@ -429,39 +446,43 @@ static int person_key_load(sqlite3_stmt *st, int64_t tenant, int64_t *key_id,
 	return rc;
 }
 
-static int person_key_by_id(int64_t key_id, int64_t tenant, unsigned char key[KEY_BYTES])
+static int person_key_by_id(struct cache *c, int64_t key_id, int64_t tenant, unsigned char key[KEY_BYTES])
 {
-	struct cache *c = cache_get();
 	sqlite3_stmt *st;
 	int64_t id;
 	int rc;
 
-	if ((rc = cache_find(c, 'P', key_id, tenant, key)) != 0)
+	if ((rc = cache_find(c, 'P', key_id, tenant, key, NULL)) != 0)
 		return rc > 0 ? VAULT_OK : rc;
 	st = db_stmt("SELECT id, tenant_id, person_id, tenant_key_id, wrapped FROM ks.person_keys WHERE id = ?");
 	if (!st)
 		return VAULT_E_DB;
 	sqlite3_bind_int64(st, 1, key_id);
-	rc = person_key_load(st, tenant, &id, key);
+	rc = person_key_load(c, st, tenant, &id, key);
 	if (rc == VAULT_OK)
-		cache_put(c, 'P', key_id, tenant, key);
+		cache_put(c, 'P', key_id, tenant, key, 0);
 	return rc;
 }
 
-static int person_key_by_person(int64_t tenant, int64_t person, int64_t *key_id,
+static int person_key_by_person(struct cache *c, int64_t tenant, int64_t person, int64_t *key_id,
 				unsigned char key[KEY_BYTES])
 {
-	sqlite3_stmt *st = db_stmt("SELECT id, tenant_id, person_id, tenant_key_id, wrapped "
-				   "FROM ks.person_keys WHERE tenant_id = ? AND person_id = ?");
+	sqlite3_stmt *st;
 	int rc;
 
+	if ((rc = cache_find(c, 'Q', person, tenant, key, key_id)) != 0)
+		return rc > 0 ? VAULT_OK : rc;
+	st = db_stmt("SELECT id, tenant_id, person_id, tenant_key_id, wrapped "
+		     "FROM ks.person_keys WHERE tenant_id = ? AND person_id = ?");
 	if (!st)
 		return VAULT_E_DB;
 	sqlite3_bind_int64(st, 1, tenant);
 	sqlite3_bind_int64(st, 2, person);
-	rc = person_key_load(st, tenant, key_id, key);
-	if (rc == VAULT_OK)
-		cache_put(cache_get(), 'P', *key_id, tenant, key);
+	rc = person_key_load(c, st, tenant, key_id, key);
+	if (rc == VAULT_OK) {
+		cache_put(c, 'P', *key_id, tenant, key, 0);
+		cache_put(c, 'Q', person, tenant, key, *key_id);
+	}
 	return rc;
 }
 
@@ -517,11 +538,14 @@ int vault_seal(const struct vault_ref *ref, const void *plain, size_t len, unsig
 	int64_t kid;
 	int rc;
 
+	struct cache *c;
+
 	if (!ref_ok(ref))
 		return VAULT_E_INPUT;
-	rc = vault_active_key_id(ref->tenant, "data", &kid);
+	c = cache_get();
+	rc = active_key_id(c, ref->tenant, "data", &kid);
 	if (rc == VAULT_OK)
-		rc = vault_tenant_key(kid, ref->tenant, key);
+		rc = tenant_key(c, kid, ref->tenant, key);
 	if (rc == VAULT_OK)
 		rc = seal_with('T', kid, key, ref, plain, len, out, outlen);
 	sodium_memzero(key, sizeof key);
@@ -537,7 +561,7 @@ int vault_seal_person(const struct vault_ref *ref, int64_t person, const void *p
 
 	if (!ref_ok(ref))
 		return VAULT_E_INPUT;
-	rc = person_key_by_person(ref->tenant, person, &kid, key);
+	rc = person_key_by_person(cache_get(), ref->tenant, person, &kid, key);
 	if (rc == VAULT_OK)
 		rc = seal_with('P', kid, key, ref, plain, len, out, outlen);
 	sodium_memzero(key, sizeof key);
@@ -572,7 +596,8 @@ int vault_open_field(const struct vault_ref *ref, const unsigned char *sealed, s
 		return VAULT_E_INPUT;
 	if ((rc = vault_parse_header(sealed, len, &kind, &kid)) != VAULT_OK)
 		return rc;
-	rc = kind == 'T' ? vault_tenant_key(kid, ref->tenant, key) : person_key_by_id(kid, ref->tenant, key);
+	struct cache *c = cache_get();
+	rc = kind == 'T' ? tenant_key(c, kid, ref->tenant, key) : person_key_by_id(c, kid, ref->tenant, key);
 	if (rc != VAULT_OK)
 		return rc;
 	buf = malloc(len - VAULT_OVERHEAD + 1);
@@ -662,6 +687,7 @@ int vault_person_key_shred(int64_t tenant, int64_t person)
 	sqlite3_bind_int64(st, 2, person);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		cache_drop('P', sqlite3_column_int64(st, 0));
+		cache_drop('Q', person);
 		rc = VAULT_OK;
 	}
 	sqlite3_reset(st);
@@ -735,11 +761,14 @@ int vault_blind_index(int64_t tenant, enum vault_index_kind kind, const char *va
 	int64_t kid;
 	int n, rc;
 
+	struct cache *c;
+
 	n = vault_normalize(kind, value, norm, sizeof norm);
 	if (n < 0)
 		return VAULT_E_INPUT;
-	if ((rc = vault_active_key_id(tenant, "index", &kid)) != VAULT_OK ||
-	    (rc = vault_tenant_key(kid, tenant, key)) != VAULT_OK)
+	c = cache_get();
+	if ((rc = active_key_id(c, tenant, "index", &kid)) != VAULT_OK ||
+	    (rc = tenant_key(c, kid, tenant, key)) != VAULT_OK)
 		return rc;
 	/* The kind is hashed too, so an e-mail and a card number that normalise
 	 * to the same text still index differently. */
@@ -769,8 +798,10 @@ int vault_token_digest(const char *token, size_t len, unsigned char out[VAULT_TO
 	int64_t kid;
 	int rc;
 
-	if ((rc = vault_active_key_id(0, "token", &kid)) != VAULT_OK ||
-	    (rc = vault_tenant_key(kid, 0, key)) != VAULT_OK)
+	struct cache *c = cache_get();
+
+	if ((rc = active_key_id(c, 0, "token", &kid)) != VAULT_OK ||
+	    (rc = tenant_key(c, kid, 0, key)) != VAULT_OK)
 		return rc;
 	crypto_generichash(out, VAULT_TOKEN_DIGEST_BYTES, (const unsigned char *)token, len, key, KEY_BYTES);
 	sodium_memzero(key, sizeof key);
@@ -924,7 +955,8 @@ static int initialise(char *err, size_t errlen)
 	if (rc == VAULT_OK)
 		rc = tenant_insert("default", "Default", &id, err, errlen);
 	if (rc == VAULT_OK && db_commit() == 0) {
-		log_notice("vault: created the master key in %s and the default tenant", master_file);
+		log_notice("vault: key store initialised with the master key %s; default tenant created",
+			   master_file);
 		return 0;
 	}
 	db_rollback();
@@ -957,6 +989,15 @@ int vault_open(const char *state_dir, char *err, size_t errlen)
 	err[0] = '\0';
 	vault_master_path(state_dir, master_file, sizeof master_file);
 	tenants = count("SELECT count(*) FROM tenants");
+	if (count("SELECT count(*) FROM ks.sqlite_master WHERE name = 'vault_meta'") == 0) {
+		/* The key store file was replaced by an empty one (deleted, or a
+		 * database restored without it). */
+		snprintf(err, errlen,
+			 "the key store %s/keys/keystore.db is missing or empty but the database is "
+			 "initialised: restore the key store (and its master key) that belong to it",
+			 state_dir);
+		return -1;
+	}
 	checks = count("SELECT count(*) FROM ks.vault_meta WHERE key = 'master_check'");
 	if (tenants < 0 || checks < 0) {
 		snprintf(err, errlen, "cannot read the key store: %s", sqlite3_errmsg(db_get()));

@@ -31,7 +31,9 @@ typedef void (*vault_progress_fn)(const struct vault_rotation_status *st, void *
 int vault_rotate_begin(int64_t tenant, int *resumed, char *err, size_t errlen);
 
 /* Work through the rotation in batches of `batch` rows until it is done.
- * Calls progress after each batch. Returns 0, or -1 with err. */
+ * Calls progress after each batch with the done counters filled in (the
+ * pending counts need a scan: see vault_rotation_status). Returns 0, or -1
+ * with err. */
 int vault_rotate_run(int64_t tenant, int batch, vault_progress_fn progress, void *arg, char *err,
 		     size_t errlen);
 
