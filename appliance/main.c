@@ -19,6 +19,14 @@ static const char usage[] =
 	"                          new data key version; re-key in batches, online\n"
 	"  keys rewrap-master --old FILE --new FILE\n"
 	"                          move to a new master key (fields are not re-sealed)\n"
+	"  audit verify [--public-key FILE]\n"
+	"                          check the audit chain and its signatures\n"
+	"  audit public-key        print the audit public key (keep a copy offline)\n"
+	"  admin create --username NAME --role ROLE [--tenant SLUG|ID] --password-stdin\n"
+	"  admin list [--tenant SLUG|ID]\n"
+	"  admin reset-password|unlock|disable|enable --username NAME [--password-stdin]\n"
+	"                          admin accounts; changes are audited\n"
+	"  routes                  every URL served, with the roles that may call it\n"
 	"  version                 print the version\n"
 	"  help                    this text\n"
 	"\n"
@@ -37,6 +45,9 @@ static const struct command commands[] = {
 	{"serve", cmd_serve},
 	{"config", cmd_config},
 	{"keys", cmd_keys},
+	{"admin", cmd_admin},
+	{"routes", cmd_routes},
+	{"audit", cmd_audit},
 };
 
 int main(int argc, char **argv)

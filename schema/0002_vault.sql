@@ -14,13 +14,16 @@ CREATE TABLE tenants (
 ) STRICT;
 
 -- Every column that holds sealed values. Key rotation re-seals the
--- tenant-sealed ones; the plaintext-leak tests read the list too. A module
--- that adds a sealed column registers it in the same migration.
+-- 'tenant' ones; 'person' ones need nothing (person keys are re-wrapped);
+-- 'archive' ones are tenant-sealed values that must never change (the
+-- audit log's), so rotation keeps the key versions they use until they are
+-- deleted. A module that adds a sealed column registers it in the same
+-- migration.
 CREATE TABLE sealed_columns (
     table_name    TEXT NOT NULL CHECK (table_name NOT GLOB '*[^a-z0-9_]*'),
     column_name   TEXT NOT NULL CHECK (column_name NOT GLOB '*[^a-z0-9_]*'),
     tenant_column TEXT CHECK (tenant_column NOT GLOB '*[^a-z0-9_]*'),  -- NULL: appliance scope (tenant 0)
-    key_kind      TEXT NOT NULL CHECK (key_kind IN ('tenant', 'person')),
+    key_kind      TEXT NOT NULL CHECK (key_kind IN ('tenant', 'person', 'archive')),
     PRIMARY KEY (table_name, column_name)
 ) STRICT;
 
@@ -33,11 +36,12 @@ CREATE TABLE ks.vault_meta (
 
 -- Tenant keys, wrapped by the master key. purpose 'data' seals fields and
 -- wraps person keys and is rotated; 'index' keys the blind indexes; 'token'
--- (appliance scope) keys digests of high-entropy tokens.
+-- (appliance scope) keys digests of high-entropy tokens; 'audit' (appliance
+-- scope) is the seed of the Ed25519 key that signs the audit chain.
 CREATE TABLE ks.tenant_keys (
     id         INTEGER PRIMARY KEY,
     tenant_id  INTEGER NOT NULL,
-    purpose    TEXT NOT NULL CHECK (purpose IN ('data', 'index', 'token')),
+    purpose    TEXT NOT NULL CHECK (purpose IN ('data', 'index', 'token', 'audit')),
     version    INTEGER NOT NULL,
     state      TEXT NOT NULL CHECK (state IN ('active', 'retiring', 'retired')),
     wrapped    BLOB,                      -- NULL once retired: the key is gone

@@ -35,5 +35,8 @@ void cmd_close_store(void);
 int cmd_serve(struct cmd_env *env);
 int cmd_config(struct cmd_env *env);
 int cmd_keys(struct cmd_env *env);
+int cmd_admin(struct cmd_env *env);
+int cmd_routes(struct cmd_env *env);
+int cmd_audit(struct cmd_env *env);
 
 #endif

@@ -6,6 +6,8 @@
 #include "core/sdnotify.h"
 #include "core/state.h"
 #include "core/version.h"
+#include "domain/admins.h"
+#include "domain/audit.h"
 #include "tls/certgen.h"
 #include "web/routes.h"
 #include "web/server.h"
@@ -20,6 +22,7 @@
 #include <unistd.h>
 
 #define CERT_VALID_DAYS 825
+#define AUDIT_SIGN_INTERVAL_S 30
 
 /* Resolve the web certificate paths: configured, or inside STATE/tls/. */
 static void tls_paths(char *cert, char *key, size_t len)
@@ -71,8 +74,40 @@ static int ensure_certificate(const char *cert, const char *key)
 	return 0;
 }
 
+/* First start: the system admin "admin" with a one-time password that must
+ * be changed at first login. The password is shown on the terminal when
+ * there is one, and kept in STATE/bootstrap-password (0600) until it is
+ * changed, so that it never goes to the journal. */
+static int bootstrap_admin(void)
+{
+	char password[160], path[4200], text[300], err[600];
+	int rc = admin_bootstrap(password, sizeof password);
+
+	if (rc <= 0)
+		return rc;
+	snprintf(text, sizeof text, "%s\n", password);
+	if (state_write_file(state_path("bootstrap-password", path, sizeof path), text, strlen(text), 0600,
+			     err, sizeof err) < 0) {
+		log_err("admins: %s", err);
+		return -1;
+	}
+	struct admin a;
+	char target[32] = "admin";
+	if (admin_find("admin", &a, NULL) == 0)
+		snprintf(target, sizeof target, "admin:%lld", (long long)a.id);
+	struct audit_event ev = {0, "system", "bootstrap", "local", "admin.create", target, "ok", NULL, NULL, 0};
+	audit_append(&ev);
+	log_notice("admins: created the system admin 'admin'; its one-time password is in %s "
+		   "(it must be changed at first login)", path);
+	if (isatty(STDERR_FILENO))
+		fprintf(stderr, "\n    first login: user 'admin', one-time password  %s\n\n", password);
+	sodium_memzero(password, sizeof password);
+	return 0;
+}
+
 /* Signals are blocked in every thread and taken here, synchronously, so no
- * handler ever runs in the middle of library code. */
+ * handler ever runs in the middle of library code. The loop also pings the
+ * watchdog and signs the audit chain's head at intervals. */
 static int wait_for_stop(void)
 {
 	long long wd_usec = sdnotify_watchdog_usec();
@@ -87,6 +122,8 @@ static int wait_for_stop(void)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	time_t last_sign = time(NULL);
+
 	for (;;) {
 		int sig = sigtimedwait(&set, NULL, &tick);
 		if (sig == SIGTERM || sig == SIGINT)
@@ -95,6 +132,10 @@ static int wait_for_stop(void)
 			return -1;
 		if (wd_usec > 0 && db_ready())
 			sdnotify("WATCHDOG=1");
+		if (time(NULL) - last_sign >= AUDIT_SIGN_INTERVAL_S) {
+			audit_sign_head();
+			last_sign = time(NULL);
+		}
 	}
 }
 
@@ -140,6 +181,10 @@ int cmd_serve(struct cmd_env *env)
 		return 1;
 	}
 	certgen_fingerprint(cert, fp, sizeof fp);
+	if (bootstrap_admin() < 0) {
+		cmd_close_store();
+		return 1;
+	}
 
 	web = (struct server_settings){
 		.listen = cfg_str(CFG_WEB_LISTEN),
@@ -152,6 +197,16 @@ int cmd_serve(struct cmd_env *env)
 		.max_pending = cfg_int(CFG_WEB_MAX_PENDING),
 		.routes = routes_table,
 		.nroutes = routes_count,
+		.abuse = {
+			.api_rate = (double)cfg_int(CFG_LIMITS_API_PER_SECOND),
+			.api_burst = (double)cfg_int(CFG_LIMITS_API_BURST),
+			.login_rate = (double)cfg_int(CFG_LIMITS_LOGIN_PER_MINUTE) / 60.0,
+			.login_burst = (double)cfg_int(CFG_LIMITS_LOGIN_BURST),
+			.fail_threshold = (int)cfg_int(CFG_ABUSE_FAIL_THRESHOLD),
+			.fail_window_ms = cfg_int(CFG_ABUSE_FAIL_WINDOW),
+			.probe_threshold = (int)cfg_int(CFG_ABUSE_PROBE_THRESHOLD),
+			.probe_window_ms = cfg_int(CFG_ABUSE_PROBE_WINDOW),
+		},
 	};
 	if (server_start(&web, err, sizeof err) < 0) {
 		log_err("web: %s", err);
@@ -167,6 +222,7 @@ int cmd_serve(struct cmd_env *env)
 	sdnotify("STOPPING=1");
 	log_notice("gatehouse: %s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	server_stop();
+	audit_sign_head();
 	cmd_close_store();
 	log_notice("gatehouse: stopped");
 	return sig < 0 ? 1 : 0;

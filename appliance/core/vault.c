@@ -808,6 +808,44 @@ int vault_token_digest(const char *token, size_t len, unsigned char out[VAULT_TO
 	return VAULT_OK;
 }
 
+/* The audit key's seed is stored like any tenant key; the Ed25519 key pair
+ * is derived from it when needed and wiped afterwards. */
+static int audit_keypair(unsigned char pk[crypto_sign_PUBLICKEYBYTES],
+			 unsigned char sk[crypto_sign_SECRETKEYBYTES])
+{
+	unsigned char seed[KEY_BYTES];
+	struct cache *c = cache_get();
+	int64_t kid;
+	int rc;
+
+	if ((rc = active_key_id(c, 0, "audit", &kid)) != VAULT_OK ||
+	    (rc = tenant_key(c, kid, 0, seed)) != VAULT_OK)
+		return rc;
+	crypto_sign_seed_keypair(pk, sk, seed);
+	sodium_memzero(seed, sizeof seed);
+	return VAULT_OK;
+}
+
+int vault_audit_sign(const unsigned char *msg, size_t len, unsigned char sig[crypto_sign_BYTES])
+{
+	unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+	int rc = audit_keypair(pk, sk);
+
+	if (rc == VAULT_OK)
+		crypto_sign_detached(sig, NULL, msg, len, sk);
+	sodium_memzero(sk, sizeof sk);
+	return rc;
+}
+
+int vault_audit_public_key(unsigned char pk[crypto_sign_PUBLICKEYBYTES])
+{
+	unsigned char sk[crypto_sign_SECRETKEYBYTES];
+	int rc = audit_keypair(pk, sk);
+
+	sodium_memzero(sk, sizeof sk);
+	return rc;
+}
+
 /* --- tenants and set-up ---------------------------------------------------- */
 
 int vault_create_tenant_key(int64_t tenant, const char *purpose, int64_t version, int64_t *id)
@@ -952,6 +990,8 @@ static int initialise(char *err, size_t errlen)
 		rc = vault_create_tenant_key(0, "data", 1, NULL);
 	if (rc == VAULT_OK)
 		rc = vault_create_tenant_key(0, "token", 1, NULL);
+	if (rc == VAULT_OK)
+		rc = vault_create_tenant_key(0, "audit", 1, NULL);
 	if (rc == VAULT_OK)
 		rc = tenant_insert("default", "Default", &id, err, errlen);
 	if (rc == VAULT_OK && db_commit() == 0) {

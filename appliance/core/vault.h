@@ -9,6 +9,7 @@
  *   |  +- person key (per person), wrapped by a data key of its tenant
  *   +- tenant index key (per tenant), wrapped by the master key: blind indexes
  *   +- appliance token key (tenant 0): digests of high-entropy tokens
+ *   +- appliance audit key (tenant 0): seed of the Ed25519 audit signing key
  * All wrapped keys live in the key store STATE/keys/keystore.db, never in
  * gatehouse.db beside the data they protect.
  *
@@ -122,6 +123,11 @@ int vault_secret_verify(const char *hash, const char *secret);
  * be guessed, so they need no slow hash; they are stored as a keyed
  * BLAKE2b digest that can be looked up in microseconds on every request. */
 int vault_token_digest(const char *token, size_t len, unsigned char out[VAULT_TOKEN_DIGEST_BYTES]);
+
+/* The appliance's Ed25519 audit key (its seed is a key-store key like the
+ * others): sign a message, or get the public key for verification. */
+int vault_audit_sign(const unsigned char *msg, size_t len, unsigned char sig[crypto_sign_BYTES]);
+int vault_audit_public_key(unsigned char pk[crypto_sign_PUBLICKEYBYTES]);
 
 /* Tenants. Creates the row and its keys. */
 int vault_tenant_create(const char *slug, const char *name, int64_t *id, char *err, size_t errlen);

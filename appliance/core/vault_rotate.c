@@ -17,18 +17,21 @@ struct column {
 	char table[64], column[64], tenant_column[64]; /* tenant_column "" = appliance scope */
 };
 
-/* Tenant-sealed columns that belong to this scope (tenant 0: those without
- * a tenant column). Names are checked by the table's CHECK constraints and
- * again here before they reach dynamic SQL. */
-static int load_columns(int64_t tenant, struct column *cols, int max)
+/* Tenant-sealed columns that may hold values of this scope. A column
+ * without a tenant column is all appliance scope (tenant 0); in a column
+ * with one, NULL also means the appliance (system admins, say). Names are
+ * checked by the table's CHECK constraints and again here before they
+ * reach dynamic SQL. */
+static int load_columns_of(const char *kind, int64_t tenant, struct column *cols, int max)
 {
 	sqlite3_stmt *st = db_stmt("SELECT table_name, column_name, coalesce(tenant_column, '') "
-				   "FROM sealed_columns WHERE key_kind = 'tenant' "
+				   "FROM sealed_columns WHERE key_kind = ? "
 				   "ORDER BY table_name, column_name");
 	int n = 0;
 
 	if (!st)
 		return -1;
+	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
 	while (sqlite3_step(st) == SQLITE_ROW && n < max) {
 		const char *t = (const char *)sqlite3_column_text(st, 0);
 		const char *c = (const char *)sqlite3_column_text(st, 1);
@@ -39,7 +42,7 @@ static int load_columns(int64_t tenant, struct column *cols, int max)
 		    strspn(c, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(c) ||
 		    strspn(tc, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(tc))
 			continue;
-		if ((tenant == 0) != (tc[0] == '\0'))
+		if (tenant != 0 && tc[0] == '\0')
 			continue;
 		snprintf(cols[n].table, 64, "%s", t);
 		snprintf(cols[n].column, 64, "%s", c);
@@ -50,6 +53,22 @@ static int load_columns(int64_t tenant, struct column *cols, int max)
 	return n;
 }
 
+/* The scope condition for a column, with ?2 bound to the tenant when used. */
+static void scope_sql(const struct column *c, int64_t tenant, char *out, size_t len)
+{
+	if (!c->tenant_column[0])
+		snprintf(out, len, "1");
+	else if (tenant == 0)
+		snprintf(out, len, "\"%s\" IS NULL", c->tenant_column);
+	else
+		snprintf(out, len, "\"%s\" = ?2", c->tenant_column);
+}
+
+static int load_columns(int64_t tenant, struct column *cols, int max)
+{
+	return load_columns_of("tenant", tenant, cols, max);
+}
+
 static void key_id_be(int64_t id, unsigned char be[8])
 {
 	uint64_t v = (uint64_t)id;
@@ -58,24 +77,86 @@ static void key_id_be(int64_t id, unsigned char be[8])
 		be[i] = (unsigned char)v;
 }
 
+/* Does any archive column (values never re-sealed) still use this key? */
+static int archive_uses(int64_t tenant, int64_t kid)
+{
+	struct column cols[MAX_COLUMNS];
+	int n = load_columns_of("archive", tenant, cols, MAX_COLUMNS);
+
+	for (int i = 0; i < n; i++) {
+		char sql[512], scope[100];
+		sqlite3_stmt *st;
+		unsigned char be[8];
+		int used = 0;
+
+		scope_sql(&cols[i], tenant, scope, sizeof scope);
+		snprintf(sql, sizeof sql,
+			 "SELECT 1 FROM \"%s\" WHERE %s AND substr(\"%s\", 1, 2) = x'0154' "
+			 "AND substr(\"%s\", 3, 8) = ?1 LIMIT 1",
+			 cols[i].table, scope, cols[i].column, cols[i].column);
+		if (sqlite3_prepare_v2(db_get(), sql, -1, &st, NULL) != SQLITE_OK)
+			return -1;
+		key_id_be(kid, be);
+		sqlite3_bind_blob(st, 1, be, 8, SQLITE_TRANSIENT);
+		if (cols[i].tenant_column[0] && tenant != 0)
+			sqlite3_bind_int64(st, 2, tenant);
+		used = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_finalize(st);
+		if (used)
+			return 1;
+	}
+	return n < 0 ? -1 : 0;
+}
+
+/* Retired keys whose bytes can go: those no archived value uses. Called at
+ * the end of a rotation and by retention once old archived values are
+ * deleted. Returns the number of keys destroyed, or -1. */
+int vault_purge_retired(int64_t tenant)
+{
+	sqlite3_stmt *st = db_stmt("SELECT id FROM ks.tenant_keys WHERE tenant_id = ? AND purpose = 'data' "
+				   "AND state IN ('retiring', 'retired') AND wrapped IS NOT NULL");
+	int64_t ids[256];
+	int n = 0, purged = 0;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, tenant);
+	while (n < 256 && sqlite3_step(st) == SQLITE_ROW)
+		ids[n++] = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	for (int i = 0; i < n; i++) {
+		int used = archive_uses(tenant, ids[i]);
+		if (used != 0)
+			continue;
+		st = db_stmt("UPDATE ks.tenant_keys SET wrapped = NULL WHERE id = ? AND state = 'retired'");
+		if (!st)
+			return -1;
+		sqlite3_bind_int64(st, 1, ids[i]);
+		if (sqlite3_step(st) == SQLITE_DONE)
+			purged += sqlite3_changes(db_get());
+		sqlite3_reset(st);
+	}
+	return purged;
+}
+
 /* Fields of one column sealed under a tenant key other than active_kid. */
 static long long column_pending(const struct column *c, int64_t tenant, int64_t active_kid)
 {
-	char sql[512];
+	char sql[512], scope[100];
 	sqlite3_stmt *st;
 	unsigned char be[8];
 	long long n = -1;
 
+	scope_sql(c, tenant, scope, sizeof scope);
 	snprintf(sql, sizeof sql,
-		 "SELECT count(*) FROM \"%s\" WHERE %s%s%s substr(\"%s\", 1, 2) = x'0154' "
+		 "SELECT count(*) FROM \"%s\" WHERE %s AND substr(\"%s\", 1, 2) = x'0154' "
 		 "AND substr(\"%s\", 3, 8) != ?1",
-		 c->table, c->tenant_column[0] ? "\"" : "", c->tenant_column,
-		 c->tenant_column[0] ? "\" = ?2 AND" : "", c->column, c->column);
+		 c->table, scope, c->column, c->column);
 	if (sqlite3_prepare_v2(db_get(), sql, -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	key_id_be(active_kid, be);
 	sqlite3_bind_blob(st, 1, be, 8, SQLITE_TRANSIENT);
-	if (c->tenant_column[0])
+	if (c->tenant_column[0] && tenant != 0)
 		sqlite3_bind_int64(st, 2, tenant);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		n = sqlite3_column_int64(st, 0);
@@ -285,7 +366,7 @@ struct sealed_row {
 static int reseal_batch(const struct column *c, int64_t tenant, int64_t new_kid, int64_t *cursor,
 			int batch, int *seen)
 {
-	char sel[512], upd[512];
+	char sel[512], upd[512], scope[100];
 	struct sealed_row *rows = calloc((size_t)batch, sizeof *rows);
 	struct vault_ref ref = {tenant, c->table, c->column, 0};
 	sqlite3_stmt *st = NULL;
@@ -293,17 +374,17 @@ static int reseal_batch(const struct column *c, int64_t tenant, int64_t new_kid,
 
 	if (!rows)
 		return -1;
+	scope_sql(c, tenant, scope, sizeof scope);
 	snprintf(sel, sizeof sel,
-		 "SELECT rowid, \"%s\" FROM \"%s\" WHERE rowid > ?1 AND \"%s\" IS NOT NULL %s%s%s "
+		 "SELECT rowid, \"%s\" FROM \"%s\" WHERE rowid > ?1 AND \"%s\" IS NOT NULL AND %s "
 		 "ORDER BY rowid LIMIT ?3",
-		 c->column, c->table, c->column, c->tenant_column[0] ? "AND \"" : "", c->tenant_column,
-		 c->tenant_column[0] ? "\" = ?2" : "");
+		 c->column, c->table, c->column, scope);
 	snprintf(upd, sizeof upd, "UPDATE \"%s\" SET \"%s\" = ?1 WHERE rowid = ?2 AND \"%s\" = ?3",
 		 c->table, c->column, c->column);
 	if (sqlite3_prepare_v2(db_get(), sel, -1, &st, NULL) != SQLITE_OK)
 		goto fail;
 	sqlite3_bind_int64(st, 1, *cursor);
-	if (c->tenant_column[0])
+	if (c->tenant_column[0] && tenant != 0)
 		sqlite3_bind_int64(st, 2, tenant);
 	sqlite3_bind_int(st, 3, batch);
 	while (n < batch && sqlite3_step(st) == SQLITE_ROW) {
@@ -398,7 +479,7 @@ static int try_finish(int64_t tenant, int64_t new_kid, const struct column *cols
 		db_rollback();
 		return pending < 0 ? -1 : 0;
 	}
-	st = db_stmt("UPDATE ks.tenant_keys SET state = 'retired', wrapped = NULL, retired_at = ? "
+	st = db_stmt("UPDATE ks.tenant_keys SET state = 'retired', retired_at = ? "
 		     "WHERE tenant_id = ? AND purpose = 'data' AND state = 'retiring'");
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
 	sqlite3_bind_int64(st, 2, tenant);
@@ -410,6 +491,11 @@ static int try_finish(int64_t tenant, int64_t new_kid, const struct column *cols
 	if (sqlite3_step(st) != SQLITE_DONE)
 		goto fail;
 	sqlite3_reset(st);
+	st = NULL;
+	/* The old key's bytes go now, unless archived values (the audit log)
+	 * still need them; retention destroys those later. */
+	if (vault_purge_retired(tenant) < 0)
+		goto fail;
 	if (db_commit() < 0)
 		return -1;
 	vault_cache_flush();

@@ -7,7 +7,10 @@
  * sealed_columns under the new key; finally, when nothing refers to the old
  * version any more, the old key is retired (its wrapped bytes deleted). The
  * service keeps serving reads and writes throughout. Progress is stored in
- * ks.rotations, so a rotation killed half-way resumes where it stopped. */
+ * ks.rotations, so a rotation killed half-way resumes where it stopped.
+ * A retired version whose key is still used by archived values (the audit
+ * log's, which are hash-chained and so never re-sealed) keeps its wrapped
+ * bytes until those values are deleted by retention. */
 #ifndef GH_VAULT_ROTATE_H
 #define GH_VAULT_ROTATE_H
 
@@ -42,6 +45,12 @@ int vault_rotation_status(int64_t tenant, struct vault_rotation_status *st);
 /* Every key scope: 0 (the appliance) and each tenant id, ascending.
  * Returns the count (at most max), or -1. */
 int vault_scopes(int64_t *ids, int max);
+
+/* Destroy the bytes of retired data keys that no archived value (a column
+ * registered as 'archive' in sealed_columns: the audit log) uses any more.
+ * Rotation calls it when it finishes; retention calls it after deleting old
+ * archived values. Inside the caller's transaction. Returns the count, or -1. */
+int vault_purge_retired(int64_t tenant);
 
 /* Re-wrap every tenant key from old_mk to new_mk and replace the check
  * value, in one transaction. Field ciphertexts are not touched. */

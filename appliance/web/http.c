@@ -105,24 +105,41 @@ static char *error_json(const char *code, const char *message)
 	return text;
 }
 
-void http_error(struct http_req *req, int status, const char *code, const char *fmt, ...)
+static void error_v(struct http_req *req, int status, const char *code, const char *const *extra,
+		    const char *fmt, va_list ap)
 {
 	char message[512];
 	const char *close_hdr[] = {"Connection", "close", NULL};
 	char *text;
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(message, sizeof message, fmt, ap);
-	va_end(ap);
 	text = error_json(code, message);
 	if (!text)
 		return;
 	/* After 413 or 408 the rest of the body is not read: close the
 	 * connection instead of keeping a stream we are no longer in step with. */
 	http_reply(req, status, "application/json", text, strlen(text),
-		   status == 413 || status == 408 ? close_hdr : NULL);
+		   extra ? extra : status == 413 || status == 408 ? close_hdr : NULL);
 	cJSON_free(text);
+}
+
+void http_error(struct http_req *req, int status, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	error_v(req, status, code, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void http_error_headers(struct http_req *req, int status, const char *code, const char *const *extra,
+			const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	error_v(req, status, code, extra, fmt, ap);
+	va_end(ap);
 }
 
 static const char *status_code_name(int status)
@@ -245,7 +262,13 @@ int http_read_json(struct http_req *req)
 	}
 	if (http_read_body(req) < 0)
 		return -1;
-	req->json = cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 1);
+	if (memchr(req->body, '\0', req->body_len)) {
+		http_error(req, 400, "bad_json", "request body contains a NUL byte");
+		return -1;
+	}
+	/* body is NUL-terminated, and the terminator must directly follow the
+	 * value: trailing garbage is an error, not ignored. */
+	req->json = cJSON_ParseWithLengthOpts(req->body, req->body_len + 1, &end, 1);
 	if (!req->json || !cJSON_IsObject(req->json)) {
 		size_t at = end && end >= req->body ? (size_t)(end - req->body) : 0;
 		http_error(req, 400, "bad_json", "request body is not a JSON object (near byte %zu)", at);

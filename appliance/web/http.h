@@ -5,6 +5,7 @@
 #ifndef GH_HTTP_H
 #define GH_HTTP_H
 
+#include "auth.h"
 #include "router.h"
 
 #include <cJSON.h>
@@ -22,6 +23,7 @@ struct http_req {
 	char *body;             /* NUL-terminated, after http_read_body */
 	size_t body_len;
 	cJSON *json;            /* after http_read_json */
+	struct auth auth;       /* who is asking (web/auth.c) */
 	int status;             /* status sent, 0 until then */
 	size_t sent_bytes;
 	long long started_ms;
@@ -47,6 +49,10 @@ void http_reply_json(struct http_req *req, int status, const cJSON *doc);
 /* {"error": {"code": code, "message": message}} */
 void http_error(struct http_req *req, int status, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/* The same with extra headers (NULL-terminated name/value pairs). */
+void http_error_headers(struct http_req *req, int status, const char *code, const char *const *extra,
+			const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* The same JSON error on a bare connection, for errors CivetWeb detects
  * before our handler runs (bad request line, headers too large). */

@@ -13,8 +13,11 @@ struct http_req;
 typedef void (*route_handler)(struct http_req *req);
 
 enum route_flags {
-	RF_PUBLIC = 1 << 0, /* reachable without authentication */
-	RF_API = 1 << 1,    /* JSON API: no-store, JSON errors */
+	RF_PUBLIC = 1 << 0,       /* reachable without authentication */
+	RF_API = 1 << 1,          /* JSON API: no-store, JSON errors, rate-limited */
+	RF_LOGIN = 1 << 2,        /* counts against the login rate limit */
+	RF_PW_CHANGE = 1 << 3,    /* usable while the admin must change the password */
+	RF_SESSION_ONLY = 1 << 4, /* console sessions only: not with an API token */
 };
 
 struct route {
@@ -22,6 +25,7 @@ struct route {
 	const char *pattern;
 	route_handler handler;
 	unsigned flags;
+	unsigned roles;       /* ROLE_* bits (domain/admins.h) that may call it; 0 only with RF_PUBLIC */
 	size_t max_body;      /* 0: the configured web.max_body */
 	const char *summary;  /* one line, for the OpenAPI description and docs */
 };

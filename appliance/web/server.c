@@ -4,6 +4,8 @@
 #include "core/db.h"
 #include "core/log.h"
 #include "core/vault.h"
+#include "abuse.h"
+#include "domain/blocks.h"
 #include "gate.h"
 #include "http.h"
 #include "tls_server.h"
@@ -34,6 +36,52 @@ static int body_too_large(struct http_req *req)
 	return 1;
 }
 
+/* A blocked address gets nothing but this, whatever it asks for. */
+static int refuse_blocked(struct http_req *req)
+{
+	long long until;
+	char retry[24];
+
+	if (!abuse_blocked(req->remote, auth_now_ms(), &until))
+		return 0;
+	snprintf(retry, sizeof retry, "%lld", (until - auth_now_ms()) / 1000 + 1);
+	const char *hdr[] = {"Retry-After", retry, NULL};
+	http_error_headers(req, 403, "blocked", hdr,
+			   "this address is blocked after repeated failures; retry in %s s", retry);
+	return 1;
+}
+
+/* Unknown URLs are how scanners show themselves. */
+static void note_probe(struct http_req *req)
+{
+	if (abuse_note_probe(req->remote, auth_now_ms()))
+		block_add(req->remote, "probing unknown URLs",
+			  auth_now_ms() / 1000 + cfg_int(CFG_ABUSE_BLOCK_DURATION) / 1000);
+}
+
+/* Per-address token buckets on the authenticated API (and per token,
+ * checked after authentication); logins have their own, stricter bucket.
+ * Health checks and the console's static files are cheap and exempt, so
+ * monitoring never trips a limit. */
+static int rate_limited(struct http_req *req, const char *key)
+{
+	const struct route *r = req->match.route;
+	char retry[16];
+	int after;
+
+	if (r->flags & RF_LOGIN) {
+		if (abuse_allow(ABUSE_LOGIN, key, auth_now_ms(), &after))
+			return 0;
+	} else if (!(r->flags & RF_API) || (r->flags & RF_PUBLIC) ||
+		   abuse_allow(ABUSE_API, key, auth_now_ms(), &after)) {
+		return 0;
+	}
+	snprintf(retry, sizeof retry, "%d", after);
+	const char *hdr[] = {"Retry-After", retry, NULL};
+	http_error_headers(req, 429, "rate_limited", hdr, "too many requests; retry in %d s", after);
+	return 1;
+}
+
 static void dispatch(struct http_req *req, const char *raw_path, const char *query)
 {
 	const char *why = NULL;
@@ -42,9 +90,12 @@ static void dispatch(struct http_req *req, const char *raw_path, const char *que
 
 	if (router_normalize(raw_path, req->path, sizeof req->path, &q, &why) < 0) {
 		snprintf(req->path, sizeof req->path, "(invalid)");
+		note_probe(req);
 		http_error(req, 400, "bad_path", "%s", why);
 		return;
 	}
+	if (refuse_blocked(req))
+		return;
 	req->query = query ? query : q;
 	rc = router_match(routes, nroutes, req->method, req->path, &req->match);
 	/* A declared body over the limit is refused before anything else, even
@@ -53,6 +104,7 @@ static void dispatch(struct http_req *req, const char *raw_path, const char *que
 		return;
 	switch (rc) {
 	case ROUTE_NOT_FOUND:
+		note_probe(req);
 		http_error(req, 404, "not_found", "no such resource: %s", req->path);
 		return;
 	case ROUTE_BAD_METHOD:
@@ -73,6 +125,18 @@ static void dispatch(struct http_req *req, const char *raw_path, const char *que
 		return;
 	case ROUTE_FOUND:
 		break;
+	}
+	if (rate_limited(req, req->remote))
+		return;
+	if (!(req->match.route->flags & RF_PUBLIC)) {
+		if (auth_check(req) < 0)
+			return;
+		if (req->auth.kind == AUTH_TOKEN) {
+			char key[32];
+			snprintf(key, sizeof key, "token:%lld", (long long)req->auth.token_id);
+			if (rate_limited(req, key))
+				return;
+		}
 	}
 	req->match.route->handler(req);
 	if (!req->status)
@@ -200,6 +264,9 @@ int server_start(const struct server_settings *s, char *err, size_t errlen)
 	errd.text = cw_err;
 	errd.text_buffer_size = sizeof cw_err;
 
+	abuse_configure(&s->abuse);
+	if (blocks_load() < 0)
+		log_warn("web: cannot load blocked addresses");
 	mg_init_library(MG_FEATURES_TLS);
 	if (gate_start(s->handshake_timeout_ms, (unsigned)s->max_pending, gh_gate_release) < 0) {
 		snprintf(err, errlen, "cannot start the connection gate");

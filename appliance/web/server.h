@@ -3,6 +3,7 @@
 #ifndef GH_SERVER_H
 #define GH_SERVER_H
 
+#include "abuse.h"
 #include "router.h"
 
 #include <stddef.h>
@@ -14,6 +15,7 @@ struct server_settings {
 	long long max_pending;
 	const struct route *routes;
 	size_t nroutes;
+	struct abuse_settings abuse;
 };
 
 /* Start listening. Returns 0, or -1 with the reason in err. */

@@ -214,3 +214,103 @@ def closed_by_peer(sock, timeout):
         return True
     except socket.timeout:
         return False
+
+
+ADMIN_PASSWORD = "Adm1n-Passw0rd!"
+
+
+class Session:
+    """A logged-in console session: the cookie and CSRF token of one admin,
+    optionally from another loopback source address (127.0.0.2 ...)."""
+
+    def __init__(self, app, username, password, totp_code=None, source=None):
+        self.app = app
+        self.username = username
+        self.password = password
+        self.source = source
+        self.cookie = None
+        self.csrf = None
+        self.totp_code = totp_code
+        self.token = None  # an API token instead of a cookie
+
+    def connection(self):
+        kw = {"source_address": (self.source, 0)} if self.source else {}
+        return http.client.HTTPSConnection("127.0.0.1", self.app.port, timeout=30 * SLOW,
+                                           context=self.app.ssl_context(), **kw)
+
+    def raw(self, method, path, body=None, headers=None):
+        hdrs = dict(headers or {})
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+            hdrs.setdefault("Content-Type", "application/json")
+        if self.cookie:
+            hdrs.setdefault("Cookie", "gh_session=" + self.cookie)
+        if self.csrf and method not in ("GET", "HEAD", "OPTIONS"):
+            hdrs.setdefault("X-CSRF-Token", self.csrf)
+        if self.token:
+            hdrs.setdefault("Authorization", "Bearer " + self.token)
+        conn = self.connection()
+        try:
+            conn.request(method, path, body=body, headers=hdrs)
+            res = conn.getresponse()
+            data = res.read()
+            return res.status, {k.lower(): v for k, v in res.getheaders()}, data
+        finally:
+            conn.close()
+
+    def call(self, method, path, body=None, headers=None):
+        """(status, parsed JSON or None)"""
+        status, h, data = self.raw(method, path, body, headers)
+        try:
+            doc = json.loads(data) if data else None
+        except ValueError:
+            doc = data
+        return status, doc
+
+    def login(self, **extra):
+        body = {"username": self.username, "password": self.password}
+        if self.totp_code:
+            body["totp_code"] = self.totp_code
+        body.update(extra)
+        status, h, data = self.raw("POST", "/api/v1/session", body)
+        doc = json.loads(data) if data else None
+        if status == 200:
+            m = re.search(r"gh_session=([^;]+)", h.get("set-cookie", ""))
+            self.cookie = m.group(1)
+            self.csrf = doc["csrf_token"]
+        return status, doc
+
+
+def gatehouse_input(text, *args, **kw):
+    """Run the binary with text on standard input."""
+    out = subprocess.run([BINARY, *args], input=text, capture_output=True, text=True,
+                         timeout=60 * SLOW, **kw)
+    check_sanitizer(out.stderr)
+    return out
+
+
+def bootstrap_admin(app, password=ADMIN_PASSWORD):
+    """Log in as the bootstrap admin with its one-time password, change it
+    to `password` and return a fresh session."""
+    with open(os.path.join(app.state, "bootstrap-password")) as f:
+        one_time = f.read().strip()
+    s = Session(app, "admin", one_time)
+    status, doc = s.login()
+    assert status == 200 and doc["must_change_password"], (status, doc)
+    status, _ = s.call("POST", "/api/v1/session/password",
+                       {"current_password": one_time, "new_password": password})
+    assert status == 204, status
+    s = Session(app, "admin", password)
+    status, doc = s.login()
+    assert status == 200 and not doc["must_change_password"], (status, doc)
+    return s
+
+
+def create_admin(app, username, role, password=ADMIN_PASSWORD, tenant=None):
+    args = ["admin", "create", "--state-dir", app.state, "--username", username, "--role", role,
+            "--password-stdin"]
+    if tenant:
+        args += ["--tenant", str(tenant)]
+    out = gatehouse_input(password + "\n", *args)
+    assert out.returncode == 0, out.stderr
+    return Session(app, username, password)

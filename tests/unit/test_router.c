@@ -6,13 +6,13 @@
 static void h(struct http_req *r) { (void)r; }
 
 static const struct route table[] = {
-	{"GET", "/api/v1/people", h, RF_API, 0, "list"},
-	{"POST", "/api/v1/people", h, RF_API, 0, "create"},
-	{"GET", "/api/v1/people/{id}", h, RF_API, 0, "get"},
-	{"DELETE", "/api/v1/people/{id}", h, RF_API, 0, "delete"},
-	{"GET", "/api/v1/people/{id}/credentials/{cid}", h, RF_API, 0, "cred"},
-	{"GET", "/assets/*", h, 0, 0, "assets"},
-	{"GET", "/", h, 0, 0, "root"},
+	{"GET", "/api/v1/people", h, RF_API, 1, 0, "list"},
+	{"POST", "/api/v1/people", h, RF_API, 1, 0, "create"},
+	{"GET", "/api/v1/people/{id}", h, RF_API, 1, 0, "get"},
+	{"DELETE", "/api/v1/people/{id}", h, RF_API, 1, 0, "delete"},
+	{"GET", "/api/v1/people/{id}/credentials/{cid}", h, RF_API, 1, 0, "cred"},
+	{"GET", "/assets/*", h, RF_PUBLIC, 0, 0, "assets"},
+	{"GET", "/", h, RF_PUBLIC, 0, 0, "root"},
 };
 #define N (sizeof table / sizeof table[0])
 
@@ -125,6 +125,8 @@ TEST(routes_table_is_well_formed)
 		const char *q, *why;
 
 		CHECK(r->handler != NULL);
+		/* Every route is public or declares who may call it. */
+		CHECK((r->flags & RF_PUBLIC) ? r->roles == 0 : r->roles != 0);
 		CHECK(r->summary != NULL && *r->summary);
 		CHECK(r->pattern[0] == '/');
 		CHECK(strcmp(r->method, "GET") == 0 || strcmp(r->method, "POST") == 0 ||

@@ -2,6 +2,7 @@
 
 #include "core/masterkey.h"
 #include "core/vault_rotate.h"
+#include "domain/audit.h"
 #include "vault_fixture.h"
 
 #include <pthread.h>
@@ -427,5 +428,42 @@ TEST(vault_rewrap_master_keeps_fields)
 	CHECK(plen == 5 && memcmp(plain, "Kenji", 5) == 0);
 	vault_free(plain, plen);
 	free(sealed);
+	store_close();
+}
+
+TEST(vault_rotation_keeps_keys_archived_values_need)
+{
+	struct vault_ref ref = {1, "audit_log", "sealed", 0};
+	cJSON *personal = cJSON_CreateObject();
+	struct audit_event ev = {1, "anonymous", "unknown", "127.0.0.1", "auth.login_failed", "", "failed",
+				 NULL, personal, 0};
+	unsigned char *plain;
+	size_t plen;
+	char err[300];
+	int resumed;
+	sqlite3_stmt *st;
+
+	CHECK_INT(fresh_store("archive"), 0);
+	cJSON_AddStringToObject(personal, "username", "typed-a-password-here");
+	CHECK_INT(audit_append(&ev), 0);
+	cJSON_Delete(personal);
+	CHECK_INT(vault_rotate_begin(1, &resumed, err, sizeof err), 0);
+	CHECK_INT(vault_rotate_run(1, 100, NULL, NULL, err, sizeof err), 0);
+	/* The hash-chained entry was not re-sealed, and still opens. */
+	sqlite3_prepare_v2(db_get(), "SELECT id, sealed FROM audit_log WHERE sealed IS NOT NULL", -1, &st, NULL);
+	CHECK_INT(sqlite3_step(st), SQLITE_ROW);
+	ref.row = sqlite3_column_int64(st, 0);
+	CHECK_INT(vault_open_field(&ref, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1), &plain, &plen), VAULT_OK);
+	CHECK(plain && strstr((char *)plain, "typed-a-password-here"));
+	vault_free(plain, plen);
+	sqlite3_finalize(st);
+	CHECK_INT(sqlite3_exec(db_get(), "SELECT 1", NULL, NULL, NULL), SQLITE_OK);
+	/* Once retention deletes the entry, the old key is destroyed. */
+	CHECK_INT(sqlite3_exec(db_get(), "DELETE FROM audit_log", NULL, NULL, NULL), SQLITE_OK);
+	CHECK_INT(vault_purge_retired(1), 1);
+	sqlite3_prepare_v2(db_get(), "SELECT count(*) FROM ks.tenant_keys WHERE state = 'retired' AND wrapped IS NOT NULL", -1, &st, NULL);
+	CHECK_INT(sqlite3_step(st), SQLITE_ROW);
+	CHECK_INT(sqlite3_column_int(st, 0), 0);
+	sqlite3_finalize(st);
 	store_close();
 }
