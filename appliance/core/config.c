@@ -70,7 +70,7 @@ const struct config_desc config_table[CFG__COUNT] = {
 		"Passwords must contain a digit (0-9)."},
 	[CFG_PASSWORD_REQUIRE_SYMBOL] = {"password.require_symbol", CT_BOOL, "yes", 0, 0, NULL,
 		"Passwords must contain a symbol (any character that is not a letter or digit)."},
-	[CFG_SESSION_IDLE_TIMEOUT] = {"session.idle_timeout", CT_DURATION, "30m", 1 * MIN, 7 * DAY, NULL,
+	[CFG_SESSION_IDLE_TIMEOUT] = {"session.idle_timeout", CT_DURATION, "30m", 2 * SEC, 7 * DAY, NULL,
 		"A console session with no request for this long ends."},
 	[CFG_SESSION_ABSOLUTE_TIMEOUT] = {"session.absolute_timeout", CT_DURATION, "12h", 5 * MIN, 30 * DAY,
 		NULL, "A console session ends this long after login, however active."},

@@ -88,13 +88,15 @@ int session_end(int64_t id, const char *reason)
 	return rc;
 }
 
-/* last_seen_at is written at most once a minute per session: a request
+/* last_seen_at is written at most once a minute per session (more often
+ * only when the idle timeout is shorter than two minutes): a request
  * should not cost a database write just to say it happened. */
 static void touch(const struct session *s, long long now)
 {
+	long long idle = cfg_int(CFG_SESSION_IDLE_TIMEOUT) / 1000, every = idle / 2 < 60 ? idle / 2 : 60;
 	sqlite3_stmt *st;
 
-	if (now - s->last_seen_at < 60)
+	if (now - s->last_seen_at < every)
 		return;
 	st = db_stmt("UPDATE sessions SET last_seen_at = ? WHERE id = ?");
 	if (!st)

@@ -114,6 +114,22 @@ def test_lockout_after_three_failures_and_unlock():
     assert "admin.unlock" in audit_actions()
 
 
+def test_idle_session_expires():
+    a = Appliance(sets=["session.idle_timeout=3s"]).start()
+    try:
+        s = bootstrap_admin(a)
+        for _ in range(4):  # active: kept alive past the timeout
+            time.sleep(1)
+            assert s.call("GET", "/api/v1/session")[0] == 200
+        time.sleep(3.5)
+        status, doc = s.call("GET", "/api/v1/session")
+        assert status == 401 and doc["error"]["code"] == "session_expired", doc
+        end = sqlite3.connect(a.db()).execute("SELECT end_reason FROM sessions ORDER BY id DESC LIMIT 1").fetchone()
+        assert end == ("idle",)
+    finally:
+        a.cleanup()
+
+
 def test_lock_expires_by_time():
     a = Appliance(sets=["auth.lockout_duration=2s"]).start()
     try:
