@@ -17,7 +17,7 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 echo "# unit tests ($build/unit-tests)"
 "$build/unit-tests" $filter 2>&1 | tee -a "$log"
 echo "# end-to-end tests (tests/e2e)"
-python3 "$top/tests/e2e/run.py" $filter 2>&1 | tee -a "$log"
+/usr/bin/python3 "$top/tests/e2e/run.py" $filter 2>&1 | tee -a "$log"
 
 passed=$(grep -c '^ok ' "$log")
 failed=$(grep -c '^not ok ' "$log")

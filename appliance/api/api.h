@@ -24,6 +24,60 @@ long long api_query_int(struct http_req *req, const char *name, long long min, l
 /* Query parameter copied (percent-decoded) into out; NULL if absent. */
 const char *api_query_str(struct http_req *req, const char *name, char *out, size_t len);
 
+/* entities.c: the access rules' plain records, and helpers for records. */
+struct entity;
+int64_t api_tenant(struct http_req *req);
+void api_reply_record(struct http_req *req, int status, cJSON *obj, const char *location);
+long long api_if_match(struct http_req *req);
+void api_entity_list(struct http_req *req, const struct entity *e);
+void api_entity_get(struct http_req *req, const struct entity *e);
+void api_entity_create(struct http_req *req, const struct entity *e);
+void api_entity_update(struct http_req *req, const struct entity *e);
+void api_entity_delete(struct http_req *req, const struct entity *e);
+#define API_ENTITY_DECL(name)                          \
+	void api_##name##_list(struct http_req *req);   \
+	void api_##name##_create(struct http_req *req); \
+	void api_##name##_get(struct http_req *req);    \
+	void api_##name##_update(struct http_req *req); \
+	void api_##name##_delete(struct http_req *req);
+API_ENTITY_DECL(sites)
+API_ENTITY_DECL(doors)
+API_ENTITY_DECL(holidays)
+API_ENTITY_DECL(schedules)
+API_ENTITY_DECL(groups)
+API_ENTITY_DECL(levels)
+
+/* people.c */
+void api_people_list(struct http_req *req);
+void api_people_create(struct http_req *req);
+void api_people_get(struct http_req *req);
+void api_people_update(struct http_req *req);
+void api_people_erase(struct http_req *req);
+void api_people_report(struct http_req *req);
+void api_people_photo_get(struct http_req *req);
+void api_people_photo_put(struct http_req *req);
+void api_people_photo_delete(struct http_req *req);
+void api_credentials_list(struct http_req *req);
+void api_credentials_create(struct http_req *req);
+void api_credentials_update(struct http_req *req);
+void api_credentials_delete(struct http_req *req);
+void api_group_member_add(struct http_req *req);
+void api_group_member_remove(struct http_req *req);
+
+/* decisions.c */
+void api_decisions(struct http_req *req);
+
+/* people_io.c: CSV import, CSV and XLSX export */
+void api_people_import(struct http_req *req);
+void api_people_export(struct http_req *req);
+
+/* tenants.c */
+void api_tenants_list(struct http_req *req);
+void api_tenants_create(struct http_req *req);
+
+/* openapi.c */
+void api_openapi(struct http_req *req);
+
 /* health.c */
 void api_healthz(struct http_req *req);
 void api_readyz(struct http_req *req);

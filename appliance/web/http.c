@@ -79,6 +79,35 @@ void http_reply(struct http_req *req, int status, const char *type, const void *
 		      extra);
 }
 
+int http_stream_begin(struct http_req *req, int status, const char *type, const char *const *extra)
+{
+	struct mg_connection *c = req->conn;
+
+	if (req->status)
+		return -1;
+	req->status = status;
+	mg_response_header_start(c, status);
+	http_common_headers(c, 1);
+	mg_response_header_add(c, "Content-Type", type, -1);
+	mg_response_header_add(c, "Transfer-Encoding", "chunked", -1);
+	for (; extra && extra[0]; extra += 2)
+		mg_response_header_add(c, extra[0], extra[1], -1);
+	return mg_response_header_send(c) == 0 ? 0 : -1;
+}
+
+int http_stream_write(struct http_req *req, const void *data, size_t len)
+{
+	if (len == 0)
+		return 0;
+	req->sent_bytes += len;
+	return mg_send_chunk(req->conn, data, (unsigned)len) > 0 ? 0 : -1;
+}
+
+int http_stream_end(struct http_req *req)
+{
+	return mg_send_chunk(req->conn, "", 0) > 0 ? 0 : -1;
+}
+
 void http_reply_json(struct http_req *req, int status, const cJSON *doc)
 {
 	char *text = cJSON_PrintUnformatted(doc);

@@ -44,6 +44,12 @@ const char *http_header(struct http_req *req, const char *name);
 /* Send a complete response. extra: NULL-terminated name/value pairs. */
 void http_reply(struct http_req *req, int status, const char *type, const void *body, size_t len,
 		const char *const *extra);
+/* A streamed response of unknown length (chunked): begin, write any number
+ * of times, end. Each returns 0, or -1 when the client went away. */
+int http_stream_begin(struct http_req *req, int status, const char *type, const char *const *extra);
+int http_stream_write(struct http_req *req, const void *data, size_t len);
+int http_stream_end(struct http_req *req);
+
 /* Send a JSON document (the value is not freed). */
 void http_reply_json(struct http_req *req, int status, const cJSON *doc);
 /* {"error": {"code": code, "message": message}} */

@@ -57,6 +57,54 @@ const struct route routes_table[] = {
 	{"GET", "/api/v1/blocks", api_blocks_list, MGMT, SYS, 0, "Addresses blocked for abuse"},
 	{"DELETE", "/api/v1/blocks/{address}", api_blocks_remove, MGMT, SYS, 0, "Lift a block"},
 
+	{"GET", "/api/v1/tenants", api_tenants_list, MGMT, SYS, 0, "List tenants"},
+	{"POST", "/api/v1/tenants", api_tenants_create, MGMT, SYS, 0, "Create a tenant (and its keys)"},
+	{"GET", "/api/v1/openapi.json", api_openapi, PUB, 0, 0, "This API's OpenAPI 3.1 description"},
+
+#define RULE_ROUTES(path, name, what)                                                          \
+	{"GET", path, api_##name##_list, API, SYS | TADM | OPER | AUD, 0, "List " what},         \
+	{"POST", path, api_##name##_create, API, SYS | TADM, 0, "Create " what},                  \
+	{"GET", path "/{id}", api_##name##_get, API, SYS | TADM | OPER | AUD, 0, "One of the " what}, \
+	{"PATCH", path "/{id}", api_##name##_update, API, SYS | TADM, 0, "Change one of the " what}, \
+	{"DELETE", path "/{id}", api_##name##_delete, API, SYS | TADM, 0, "Delete one of the " what}
+	RULE_ROUTES("/api/v1/sites", sites, "sites"),
+	RULE_ROUTES("/api/v1/doors", doors, "doors"),
+	RULE_ROUTES("/api/v1/schedules", schedules, "schedules"),
+	RULE_ROUTES("/api/v1/holidays", holidays, "holiday sets"),
+	RULE_ROUTES("/api/v1/access-groups", groups, "access groups"),
+	RULE_ROUTES("/api/v1/access-levels", levels, "access levels"),
+	{"PUT", "/api/v1/access-groups/{id}/members/{person_id}", api_group_member_add, API, SYS | TADM, 0,
+	 "Add a person to an access group"},
+	{"DELETE", "/api/v1/access-groups/{id}/members/{person_id}", api_group_member_remove, API, SYS | TADM, 0,
+	 "Remove a person from an access group"},
+
+	{"GET", "/api/v1/people", api_people_list, API, SYS | TADM | OPER | AUD, 0,
+	 "List people (filters: status, group, exact email, employee_no or card)"},
+	{"POST", "/api/v1/people", api_people_create, API, SYS | TADM, 0, "Create a person"},
+	{"GET", "/api/v1/people/export", api_people_export, API, SYS | TADM, 0, "Export people as CSV or XLSX"},
+	{"POST", "/api/v1/people/import", api_people_import, API, SYS | TADM, 32 << 20,
+	 "Import people from CSV (dry run or all-or-nothing)"},
+	{"GET", "/api/v1/people/{id}", api_people_get, API, SYS | TADM | OPER | AUD, 0, "One person"},
+	{"PATCH", "/api/v1/people/{id}", api_people_update, API, SYS | TADM, 0, "Change (correct) a person"},
+	{"DELETE", "/api/v1/people/{id}", api_people_erase, API, SYS | TADM, 0,
+	 "Erase a person: rows deleted, key destroyed"},
+	{"GET", "/api/v1/people/{id}/report", api_people_report, API, SYS | TADM, 0,
+	 "Access report: everything stored about one person"},
+	{"GET", "/api/v1/people/{id}/photo", api_people_photo_get, API, SYS | TADM | OPER, 0, "A person's photo"},
+	{"PUT", "/api/v1/people/{id}/photo", api_people_photo_put, API, SYS | TADM, 5 << 20,
+	 "Set a person's photo (JPEG or PNG body)"},
+	{"DELETE", "/api/v1/people/{id}/photo", api_people_photo_delete, API, SYS | TADM, 0, "Remove a person's photo"},
+	{"GET", "/api/v1/people/{id}/credentials", api_credentials_list, API, SYS | TADM | OPER | AUD, 0,
+	 "A person's credentials"},
+	{"POST", "/api/v1/people/{id}/credentials", api_credentials_create, API, SYS | TADM, 2 << 20,
+	 "Add a credential (card, PIN, face, fingerprint, mobile)"},
+	{"PATCH", "/api/v1/people/{id}/credentials/{credential_id}", api_credentials_update, API, SYS | TADM, 0,
+	 "Change a credential's status, label or validity"},
+	{"DELETE", "/api/v1/people/{id}/credentials/{credential_id}", api_credentials_delete, API, SYS | TADM, 0,
+	 "Remove a credential"},
+	{"POST", "/api/v1/decisions", api_decisions, API, SYS | TADM | OPER, 0,
+	 "What-if: may this card open this door at this time, and why not"},
+
 	{"GET", "/api/v1/audit", api_audit_list, API, SYS | TADM | AUD, 0, "Read the audit log"},
 	{"GET", "/api/v1/audit/verify", api_audit_verify, API, SYS | AUD, 0,
 	 "Check the audit chain and its signatures"},
