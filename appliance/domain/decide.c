@@ -47,10 +47,7 @@ static void when_of(const struct tz *zone, time_t instant, struct when *w)
 	struct tm tm;
 	int y, m, d;
 
-	if (zone)
-		tz_to_local(zone, instant, &tm);
-	else if (!gmtime_r(&instant, &tm))
-		memset(&tm, 0, sizeof tm);
+	tz_to_local(zone, instant, &tm); /* a NULL zone is UTC */
 	y = tm.tm_year + 1900;
 	/* Civil text has four-digit years: instants before year 1 or after
 	 * 9999 are taken as the first or last second of that range. */
@@ -120,7 +117,7 @@ static int listed(const char *const *hol, size_t n, const char *date)
 }
 
 /* Holiday answers for one list, kept for the other levels of the same call
- * (levels of one site usually share the list). -1: not looked up yet. */
+ * when they share the list. -1: not looked up yet. */
 struct hol_cache {
 	const char *const *list;
 	size_t n;

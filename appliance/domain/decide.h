@@ -11,14 +11,24 @@
  *   holiday of that schedule and its holiday windows do not cover the time).
  * Validity bounds are civil date-times in the door's site time zone
  * ("2026-12-01T09:00:00"), compared with the instant's civil time there;
- * from is inclusive, until is exclusive.
+ * from is inclusive, until is exclusive. They are compared as text, on
+ * their first 19 characters, so a bare date "2026-12-01" counts as its
+ * 00:00:00; NULL or "" means no bound.
  *
  * Schedules: windows per weekday (0 = Monday .. 6 = Sunday) and a holiday
  * pseudo-day (7). A window belongs to the day it starts on; one whose end is
  * not after its start spans midnight into the next day (22:00-06:00). On a
  * date listed in the schedule's holidays, that day's weekday windows are
  * replaced by the holiday windows (day 7); a window that started the day
- * before still runs to its end. */
+ * before still runs to its end (it is that day's window: a weekday window
+ * if that date was not a holiday, a holiday window if it was). All dates
+ * and times of day are the door's local ones.
+ *
+ * The grant names the first level, in array order, whose schedule covers
+ * the time. When none does, the reason is "holiday" if the local date is a
+ * holiday of at least one level's schedule, else "outside_schedule". A
+ * window with a field out of range, and a level whose schedule is NULL,
+ * cover nothing. A NULL zone is UTC. decide() allocates nothing. */
 #ifndef GH_DECIDE_H
 #define GH_DECIDE_H
 
@@ -51,7 +61,7 @@ struct decide_window {
 struct decide_schedule {
 	const struct decide_window *windows;
 	size_t nwindows;
-	const char *const *holidays; /* "YYYY-MM-DD", any order */
+	const char *const *holidays; /* exactly "YYYY-MM-DD", any order */
 	size_t nholidays;
 };
 
@@ -83,12 +93,15 @@ struct decide_result {
 
 void decide(const struct decide_query *q, struct decide_result *r);
 
-/* "granted", "unknown_credential", ... (stable: used in the API and events). */
+/* "granted", "unknown_credential", ... (stable: used in the API and events);
+ * "invalid" for a value outside the enum. */
 const char *decide_reason_name(enum decide_reason r);
 
 /* Validate a civil date-time "YYYY-MM-DDTHH:MM:SS" (also accepts
  * "YYYY-MM-DD", meaning 00:00:00, and rewrites it in full into out[20]).
- * 0 or -1. */
+ * Nothing else is accepted: no spaces, zone suffix or fraction; month
+ * 1-12, a day of that month (leap years included), 00:00:00-23:59:59.
+ * out may be in itself or NULL. 0 or -1. */
 int decide_parse_civil(const char *in, char out[20]);
 
 #endif

@@ -540,14 +540,16 @@ void credential_check(struct jv *v, const cJSON *body, int partial)
 		if (!pin || strspn(pin, "0123456789") != strlen(pin))
 			jv_error(v, "pin", "must be 4 to 12 digits");
 	} else if (strcmp(kind, "face") == 0 || strcmp(kind, "fingerprint") == 0) {
-		unsigned char probe[4];
-		size_t binlen;
-		const char *end;
+		size_t cap = tmpl ? strlen(tmpl) * 3 / 4 + 3 : 0, binlen = 0;
+		unsigned char *bin = tmpl ? malloc(cap) : NULL;
 		if (!tmpl)
 			jv_error(v, "template", "is required (base64 of the template, up to 1 MB)");
-		else if (sodium_base642bin(probe, 0, tmpl, strlen(tmpl), NULL, &binlen, &end,
-					   sodium_base64_VARIANT_ORIGINAL) != 0 && (!end || *end))
+		else if (!bin || sodium_base642bin(bin, cap, tmpl, strlen(tmpl), NULL, &binlen, NULL,
+						   sodium_base64_VARIANT_ORIGINAL) != 0)
 			jv_error(v, "template", "is not base64");
+		else if (binlen == 0 || binlen > 1048576)
+			jv_error(v, "template", "must be 1 byte to 1 MB once decoded");
+		free(bin);
 	}
 	if ((number && strcmp(kind, "card")) || (pin && strcmp(kind, "pin")) ||
 	    (tmpl && strcmp(kind, "face") && strcmp(kind, "fingerprint")))

@@ -7,6 +7,11 @@
  *                                                  tenant-sealed note
  *   vault-fixture verify STATE PREFIX              every row opens to its value
  *   vault-fixture shred STATE ID                   destroy one person's key
+ *   vault-fixture open-field STATE DBFILE TENANT TABLE COLUMN ROW
+ *                                                  open one sealed value from a
+ *                                                  copy of a database file with
+ *                                                  the state's key store: prints
+ *                                                  it, or the vault's error (exit 1)
  *
  * It is a client of the library, like a CLI command: it obeys the vault's
  * rule of sealing inside the write transaction that stores the value. */
@@ -150,11 +155,54 @@ static int verify(const char *prefix)
 	return bad ? -1 : 0;
 }
 
+/* Open a value from another database file (e.g. a copy taken before an
+ * erasure), using this state directory's key store and master key. */
+static int open_field(const char *dir, const char *file, char **argv)
+{
+	char err[700], ks[4200];
+	struct vault_ref ref = {strtoll(argv[0], NULL, 10), argv[1], argv[2], strtoll(argv[3], NULL, 10)};
+	char sql[200];
+	sqlite3_stmt *st;
+	unsigned char *plain;
+	size_t len;
+	int rc = -1;
+
+	snprintf(ks, sizeof ks, "%s/keys/keystore.db", dir);
+	if (sodium_init() < 0 || state_open(dir, err, sizeof err) < 0 || db_open(file, ks, 30000, err, sizeof err) < 0 ||
+	    vault_open(dir, err, sizeof err) < 0) {
+		fprintf(stderr, "vault-fixture: %s\n", err);
+		return -1;
+	}
+	snprintf(sql, sizeof sql, "SELECT \"%s\" FROM \"%s\" WHERE rowid = ?", ref.column, ref.table);
+	if (sqlite3_prepare_v2(db_get(), sql, -1, &st, NULL) != SQLITE_OK) {
+		fprintf(stderr, "vault-fixture: %s\n", sqlite3_errmsg(db_get()));
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, ref.row);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		printf("no such row\n");
+	} else {
+		rc = vault_open_field(&ref, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), &plain, &len);
+		if (rc == VAULT_OK) {
+			printf("%s\n", plain);
+			vault_free(plain, len);
+		} else {
+			printf("%s\n", vault_strerror(rc));
+		}
+	}
+	sqlite3_finalize(st);
+	vault_close();
+	db_close();
+	return rc == VAULT_OK ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
 	int rc = -1;
 
 	log_set_level(LOG_WARN);
+	if (argc == 8 && strcmp(argv[1], "open-field") == 0)
+		return open_field(argv[2], argv[3], argv + 4) == 0 ? 0 : 1;
 	if (argc < 3 || open_store(argv[2]) < 0) {
 		fprintf(stderr, "usage: vault-fixture seed|verify|shred STATE ...\n");
 		return 2;

@@ -705,3 +705,115 @@ TEST(tz_is_thread_safe)
 			CHECK(args[i].seen[k] == args[0].seen[k]);
 	}
 }
+
+TEST(tz_footer_grammar)
+{
+	static const struct {
+		const char *footer;
+		int ok;
+	} footers[] = {
+		{"", 1}, /* empty: no rule after the last transition */
+		{"JST-9", 1},
+		{"<+0330>-3:30", 1},
+		{"<-00>0", 1},
+		{"EST5EDT,M3.2.0,M11.1.0", 1},
+		{"EST+5EDT+4,M3.2.0/2:00:00,M11.1.0/02", 1},
+		{"EST5EDT", 1},
+		{"<A>3<B>,J1/-167,J365/167", 1},
+		{"<A>3<B>,0/0,365/24", 1},
+		{"EST", 0},
+		{"5", 0},
+		{"EST5EDT,M3.2.0", 0},
+		{"EST5EDT,M3.2.0,", 0},
+		{"EST5EDT,M3.2.0/,M11.1.0", 0},
+		{"EST5EDT,M13.2.0,M11.1.0", 0},
+		{"EST5EDT,M0.2.0,M11.1.0", 0},
+		{"EST5EDT,M3.6.0,M11.1.0", 0},
+		{"EST5EDT,M3.0.0,M11.1.0", 0},
+		{"EST5EDT,M3.2.7,M11.1.0", 0},
+		{"EST5EDT,J0,J365", 0},
+		{"EST5EDT,J1,J366", 0},
+		{"EST5EDT,0,366", 0},
+		{"EST5EDT,M3.2.0/168,M11.1.0", 0},
+		{"EST25", 0},
+		{"EST5:60", 0},
+		{"EST5EDT4,M3.2.0,M11.1.0x", 0},
+		{"<EST5", 0},
+		{"<>5", 0},
+		{"<E.T>5", 0},
+		{"EST 5", 0},
+	};
+	const char *dir = t_tmpdir();
+
+	tz_set_directory(dir);
+	for (size_t i = 0; i < sizeof footers / sizeof footers[0]; i++) {
+		char name[32];
+
+		snprintf(name, sizeof name, "G%zu", i);
+		write_zone(dir, name, '2', ny2026, ny2026_idx, 2, est_edt, 2, est_edt_chars, 8,
+			   footers[i].footer, 0);
+		snprintf(name, sizeof name, "Test/G%zu", i);
+		if ((tz_get(name) != NULL) != footers[i].ok)
+			t_fail(__FILE__, __LINE__, "footer \"%s\" %s", footers[i].footer,
+			       footers[i].ok ? "refused" : "accepted");
+	}
+	tz_set_directory(NULL);
+}
+
+/* Every single-byte corruption of real files is either refused or read
+ * into a zone that answers (run under the sanitizers, this is a small
+ * fuzzer). */
+TEST(tz_survives_corrupt_files)
+{
+	static const char *const srcs[] = {"America/New_York", "Australia/Lord_Howe", "Asia/Jerusalem"};
+	const char *dir = t_tmpdir();
+	uint64_t seed = 7;
+	int loaded = 0, refused = 0;
+
+	tz_set_directory(dir);
+	for (size_t k = 0; k < sizeof srcs / sizeof srcs[0]; k++) {
+		char path[512];
+		unsigned char buf[8192];
+		size_t n;
+		FILE *f;
+
+		snprintf(path, sizeof path, "/usr/share/zoneinfo/%s", srcs[k]);
+		f = fopen(path, "rb");
+		if (!f)
+			continue;
+		n = fread(buf, 1, sizeof buf, f);
+		fclose(f);
+		for (int m = 0; m < 150; m++) {
+			unsigned char copy[8192];
+			char name[64];
+			const struct tz *z;
+			size_t at = (size_t)(rng_next(&seed) % n);
+
+			memcpy(copy, buf, n);
+			copy[at] = m % 3 == 0 ? (unsigned char)(copy[at] ^ (1u << (m % 8)))
+					      : (unsigned char)rng_next(&seed);
+			snprintf(name, sizeof name, "M%zu_%d", k, m);
+			snprintf(path, sizeof path, "%s/%s", dir, name);
+			f = fopen(path, "wb");
+			fwrite(copy, 1, n, f);
+			fclose(f);
+			z = tz_get(name);
+			if (!z) {
+				refused++;
+				continue;
+			}
+			loaded++;
+			for (int j = 0; j < 50; j++) {
+				struct tm tm;
+				time_t t = (time_t)((int64_t)(rng_next(&seed) % 8000000000ULL) - 2000000000LL), back;
+				tz_to_local(z, t, &tm);
+				CHECK(tm.tm_gmtoff >= -89999 && tm.tm_gmtoff <= 93599);
+				CHECK(tm.tm_zone != NULL);
+				CHECK_INT(tz_from_local(z, &tm, &back), 0);
+			}
+		}
+	}
+	tz_set_directory(NULL);
+	CHECK(loaded > 0);
+	CHECK(refused > 0);
+}
