@@ -37,11 +37,13 @@ CREATE TABLE ks.vault_meta (
 -- Tenant keys, wrapped by the master key. purpose 'data' seals fields and
 -- wraps person keys and is rotated; 'index' keys the blind indexes; 'token'
 -- (appliance scope) keys digests of high-entropy tokens; 'audit' (appliance
--- scope) is the seed of the Ed25519 key that signs the audit chain.
+-- scope) is the seed of the Ed25519 key that signs the audit chain;
+-- 'terminal' keys the card hashes a tenant's door terminals store, so a
+-- stolen terminal holds no card number and no index key.
 CREATE TABLE ks.tenant_keys (
     id         INTEGER PRIMARY KEY,
     tenant_id  INTEGER NOT NULL,
-    purpose    TEXT NOT NULL CHECK (purpose IN ('data', 'index', 'token', 'audit')),
+    purpose    TEXT NOT NULL CHECK (purpose IN ('data', 'index', 'token', 'audit', 'terminal')),
     version    INTEGER NOT NULL,
     state      TEXT NOT NULL CHECK (state IN ('active', 'retiring', 'retired')),
     wrapped    BLOB,                      -- NULL once retired: the key is gone

@@ -75,6 +75,24 @@ void api_people_export(struct http_req *req);
 void api_tenants_list(struct http_req *req);
 void api_tenants_create(struct http_req *req);
 
+/* devices.c: terminals, their enrolment, commands and firmware */
+void api_devices_list(struct http_req *req);
+void api_devices_get(struct http_req *req);
+void api_devices_create(struct http_req *req);
+void api_devices_enroll(struct http_req *req);
+void api_devices_update(struct http_req *req);
+void api_devices_disable(struct http_req *req);
+void api_devices_enable(struct http_req *req);
+void api_devices_delete(struct http_req *req);
+void api_devices_new_token(struct http_req *req);
+void api_commands_create(struct http_req *req);
+void api_commands_list(struct http_req *req);
+void api_commands_get(struct http_req *req);
+void api_firmware_upload(struct http_req *req);
+void api_firmware_list(struct http_req *req);
+void api_firmware_rollout(struct http_req *req);
+void api_firmware_rollouts(struct http_req *req);
+
 /* openapi.c */
 void api_openapi(struct http_req *req);
 

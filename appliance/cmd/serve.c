@@ -7,6 +7,8 @@
 #include "core/state.h"
 #include "core/version.h"
 #include "domain/admins.h"
+#include "devlink/ca.h"
+#include "devlink/link.h"
 #include "domain/audit.h"
 #include "tls/certgen.h"
 #include "web/routes.h"
@@ -105,6 +107,24 @@ static int bootstrap_admin(void)
 	return 0;
 }
 
+/* The device link: its CA on first start, then the MQTT endpoint. */
+static int start_devlink(char *err, size_t errlen)
+{
+	struct devlink_settings s = {
+		.listen = cfg_str(CFG_DEVICES_LISTEN),
+		.handshake_timeout_ms = cfg_int(CFG_DEVICES_HANDSHAKE_TIMEOUT),
+		.idle_timeout_ms = cfg_int(CFG_DEVICES_IDLE_TIMEOUT),
+		.max_packet = (size_t)cfg_int(CFG_DEVICES_MAX_PACKET),
+		.max_connections = (unsigned)cfg_int(CFG_DEVICES_MAX_CONNECTIONS),
+		.clock_drift_ms = cfg_int(CFG_DEVICES_CLOCK_DRIFT),
+		.state_dir = state_dir(),
+	};
+
+	if (devca_ensure(cfg_str(CFG_WEB_NAMES), err, errlen) < 0)
+		return -1;
+	return devlink_start(&s, err, errlen);
+}
+
 /* Signals are blocked in every thread and taken here, synchronously, so no
  * handler ever runs in the middle of library code. The loop also pings the
  * watchdog and signs the audit chain's head at intervals. */
@@ -164,7 +184,7 @@ static void block_signals(void)
 
 int cmd_serve(struct cmd_env *env)
 {
-	char err[600], cert[4096], key[4096], where[1024], fp[100] = "?";
+	char err[600], cert[4096], key[4096], where[1024], fp[100] = "?", devices[160];
 	struct server_settings web;
 	int sig;
 
@@ -208,20 +228,28 @@ int cmd_serve(struct cmd_env *env)
 			.probe_window_ms = cfg_int(CFG_ABUSE_PROBE_WINDOW),
 		},
 	};
+	if (start_devlink(err, sizeof err) < 0) {
+		log_err("devlink: %s", err);
+		cmd_close_store();
+		return 1;
+	}
 	if (server_start(&web, err, sizeof err) < 0) {
 		log_err("web: %s", err);
+		devlink_stop();
 		cmd_close_store();
 		return 1;
 	}
 	server_describe(where, sizeof where);
-	log_notice("gatehouse %s: listening on %s (state %s, certificate SHA-256 %s)", GH_VERSION,
-		   where, state_dir(), fp);
+	devlink_describe(devices, sizeof devices);
+	log_notice("gatehouse %s: listening on %s (state %s, certificate SHA-256 %s); terminals on %s", GH_VERSION,
+		   where, state_dir(), fp, devices);
 	sdnotify("READY=1");
 
 	sig = wait_for_stop();
 	sdnotify("STOPPING=1");
 	log_notice("gatehouse: %s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	server_stop();
+	devlink_stop();
 	audit_sign_head();
 	cmd_close_store();
 	log_notice("gatehouse: stopped");

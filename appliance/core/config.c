@@ -99,6 +99,23 @@ const struct config_desc config_table[CFG__COUNT] = {
 	[CFG_ABUSE_BLOCK_DURATION] = {"abuse.block_duration", CT_DURATION, "15m", 1 * SEC, 30 * DAY, NULL,
 		"How long an automatically blocked address stays blocked (a system admin can\n"
 		"remove a block sooner)."},
+	[CFG_DEVICES_LISTEN] = {"devices.listen", CT_LISTEN, "0.0.0.0:8883", 0, 0, NULL,
+		"Address of the device link: MQTT 3.1.1 over TLS with client certificates,\n"
+		"where door terminals connect (one numeric address with a port; 0: any port)."},
+	[CFG_DEVICES_MAX_CONNECTIONS] = {"devices.max_connections", CT_INT, "10000", 1, 1000000, NULL,
+		"Terminal connections held at once; more are refused. The systemd unit\n"
+		"allows 65536 open files."},
+	[CFG_DEVICES_MAX_PACKET] = {"devices.max_packet", CT_SIZE, "256K", 1 * KiB, 16 * MiB, NULL,
+		"Largest MQTT packet a terminal may send; a larger one closes its connection."},
+	[CFG_DEVICES_HANDSHAKE_TIMEOUT] = {"devices.handshake_timeout", CT_DURATION, "10s", 100, 10 * MIN, NULL,
+		"Time a terminal has to finish the TLS handshake, and again to send CONNECT."},
+	[CFG_DEVICES_IDLE_TIMEOUT] = {"devices.idle_timeout", CT_DURATION, "10m", 1 * SEC, 1 * DAY, NULL,
+		"Longest silence allowed from a terminal whose keep-alive is 0 or longer;\n"
+		"otherwise 1.5 times its keep-alive applies."},
+	[CFG_DEVICES_CLOCK_DRIFT] = {"devices.clock_drift", CT_DURATION, "5s", 100, 1 * DAY, NULL,
+		"A terminal whose clock is further off than this is sent the right time."},
+	[CFG_DEVICES_ENROLL_TTL] = {"devices.enroll_ttl", CT_DURATION, "1h", 1 * MIN, 30 * DAY, NULL,
+		"How long a terminal's one-time enrolment token stays valid."},
 };
 
 struct config *config_global;

@@ -846,6 +846,42 @@ int vault_audit_public_key(unsigned char pk[crypto_sign_PUBLICKEYBYTES])
 	return rc;
 }
 
+int vault_terminal_key(int64_t tenant, unsigned char key[KEY_BYTES])
+{
+	struct cache *c = cache_get();
+	int64_t kid;
+	int rc = active_key_id(c, tenant, "terminal", &kid);
+
+	if (rc == VAULT_E_NOKEY) {
+		/* First terminal of this tenant: make its key. */
+		int own = sqlite3_get_autocommit(db_get());
+		if (own && db_begin() < 0)
+			return VAULT_E_DB;
+		rc = active_key_id(c, tenant, "terminal", &kid);
+		if (rc == VAULT_E_NOKEY)
+			rc = vault_create_tenant_key(tenant, "terminal", 1, &kid);
+		if (own && (rc != VAULT_OK || db_commit() < 0)) {
+			db_rollback();
+			return rc != VAULT_OK ? rc : VAULT_E_DB;
+		}
+		c = cache_get();
+	}
+	if (rc != VAULT_OK)
+		return rc;
+	return tenant_key(c, kid, tenant, key);
+}
+
+int vault_card_hash(const unsigned char key[KEY_BYTES], const char *card, unsigned char out[32])
+{
+	char norm[128];
+	int n = vault_normalize(VI_CARD, card, norm, sizeof norm);
+
+	if (n < 0)
+		return VAULT_E_INPUT;
+	crypto_generichash(out, 32, (const unsigned char *)norm, (size_t)n, key, KEY_BYTES);
+	return VAULT_OK;
+}
+
 /* --- tenants and set-up ---------------------------------------------------- */
 
 int vault_create_tenant_key(int64_t tenant, const char *purpose, int64_t version, int64_t *id)

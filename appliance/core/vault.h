@@ -129,6 +129,13 @@ int vault_token_digest(const char *token, size_t len, unsigned char out[VAULT_TO
 int vault_audit_sign(const unsigned char *msg, size_t len, unsigned char sig[crypto_sign_BYTES]);
 int vault_audit_public_key(unsigned char pk[crypto_sign_PUBLICKEYBYTES]);
 
+/* Door terminals store card numbers only as keyed hashes, under a per-tenant
+ * terminal key (created on first use) that they receive when they sync: a
+ * stolen terminal yields neither card numbers nor the blind-index key.
+ * vault_card_hash is what a terminal computes for a card it reads. */
+int vault_terminal_key(int64_t tenant, unsigned char key[32]);
+int vault_card_hash(const unsigned char key[32], const char *card, unsigned char out[32]);
+
 /* Tenants. Creates the row and its keys. */
 int vault_tenant_create(const char *slug, const char *name, int64_t *id, char *err, size_t errlen);
 

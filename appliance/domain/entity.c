@@ -23,6 +23,7 @@ static const struct field door_fields[] = {
 	{"unlock_seconds", F_INT, 0, 1, 3600, NULL, 0},
 	{"held_open_seconds", F_INT, 0, 1, 86400, NULL, 0},
 	{"output", F_INT, 0, 1, 64, NULL, 0},
+	{"terminal_id", F_REF, 0, 1, 0, "devices", 1},
 };
 
 static const struct field holiday_set_fields[] = {
@@ -256,9 +257,9 @@ static void level_doors_check(struct jv *v, int64_t tenant, const cJSON *body)
 	cJSON_ArrayForEach(d, ids)
 	{
 		char field[32];
+		long long id;
 		snprintf(field, sizeof field, "door_ids[%d]", i++);
-		if (!cJSON_IsNumber(d) || d->valuedouble != (double)(long long)d->valuedouble ||
-		    !entity_exists("doors", tenant, (int64_t)d->valuedouble))
+		if (json_int(d, 1, INT64_MAX, &id) < 0 || !entity_exists("doors", tenant, id))
 			jv_error(v, field, "is not a door of this tenant");
 	}
 }

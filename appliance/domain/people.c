@@ -57,8 +57,9 @@ static void check_groups(struct jv *v, int64_t tenant)
 	cJSON_ArrayForEach(e, g)
 	{
 		char field[32];
+		long long id;
 		snprintf(field, sizeof field, "group_ids[%d]", i++);
-		if (!cJSON_IsNumber(e) || !entity_exists("access_groups", tenant, (int64_t)e->valuedouble))
+		if (json_int(e, 1, INT64_MAX, &id) < 0 || !entity_exists("access_groups", tenant, id))
 			jv_error(v, field, "is not an access group of this tenant");
 	}
 }

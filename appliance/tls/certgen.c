@@ -1,5 +1,7 @@
 #include "certgen.h"
 
+#include <mbedtls/platform_util.h>
+
 #include "core/state.h"
 
 #include <arpa/inet.h>
@@ -11,6 +13,7 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/sha256.h>
 #include <mbedtls/x509_crt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -98,6 +101,11 @@ static const unsigned char eku_server_auth[] = {
 	0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01,
 };
 
+/* extendedKeyUsage = clientAuth. */
+static const unsigned char eku_client_auth[] = {
+	0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02,
+};
+
 static void x509_time(time_t t, char out[16])
 {
 	struct tm tm;
@@ -106,69 +114,112 @@ static void x509_time(time_t t, char out[16])
 	strftime(out, 16, "%Y%m%d%H%M%S", &tm);
 }
 
-struct certgen_ctx {
-	mbedtls_entropy_context entropy;
-	mbedtls_ctr_drbg_context drbg;
-	mbedtls_pk_context key;
-	mbedtls_x509write_cert crt;
-	mbedtls_mpi serial;
-};
+static mbedtls_entropy_context entropy;
+static mbedtls_ctr_drbg_context drbg;
+static pthread_once_t rng_once = PTHREAD_ONCE_INIT;
+static int rng_ok;
 
-static int build(struct certgen_ctx *c, const char *cn, const struct certgen_names *names,
-		 int valid_days, unsigned char *pem, size_t pemlen)
+static void rng_init(void)
 {
-	unsigned char san[4096], rnd[16];
+	mbedtls_entropy_init(&entropy);
+	mbedtls_ctr_drbg_init(&drbg);
+	rng_ok = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy,
+				       (const unsigned char *)"gatehouse-tls", 13) == 0;
+}
+
+int tls_random(void *unused, unsigned char *out, size_t len)
+{
+	(void)unused;
+	pthread_once(&rng_once, rng_init);
+	if (!rng_ok)
+		return MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED;
+	return mbedtls_ctr_drbg_random(&drbg, out, len);
+}
+
+int certgen_new_key(mbedtls_pk_context *key)
+{
+	int rc = mbedtls_pk_setup(key, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
+
+	return rc ? rc : mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(*key), tls_random, NULL);
+}
+
+static int set_extensions(mbedtls_x509write_cert *crt, const struct cert_request *r)
+{
+	unsigned char san[4096];
 	const unsigned char *der;
 	size_t derlen;
-	char subject[256], from[16], until[16];
+	int rc;
+
+	if (r->use == CERT_CA)
+		return mbedtls_x509write_crt_set_basic_constraints(crt, 1, 0) ?:
+		       mbedtls_x509write_crt_set_key_usage(crt, MBEDTLS_X509_KU_KEY_CERT_SIGN | MBEDTLS_X509_KU_CRL_SIGN);
+	if ((rc = mbedtls_x509write_crt_set_basic_constraints(crt, 0, -1)) ||
+	    (rc = mbedtls_x509write_crt_set_key_usage(crt, MBEDTLS_X509_KU_DIGITAL_SIGNATURE)))
+		return rc;
+	if (r->names && r->names->count &&
+	    ((rc = san_der(r->names, san, sizeof san, &der, &derlen)) ||
+	     (rc = mbedtls_x509write_crt_set_extension(crt, MBEDTLS_OID_SUBJECT_ALT_NAME,
+						       MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), 0, der, derlen))))
+		return rc;
+	if (r->use == CERT_SERVER)
+		return mbedtls_x509write_crt_set_extension(crt, MBEDTLS_OID_EXTENDED_KEY_USAGE,
+							   MBEDTLS_OID_SIZE(MBEDTLS_OID_EXTENDED_KEY_USAGE), 0,
+							   eku_server_auth, sizeof eku_server_auth);
+	return mbedtls_x509write_crt_set_extension(crt, MBEDTLS_OID_EXTENDED_KEY_USAGE,
+						   MBEDTLS_OID_SIZE(MBEDTLS_OID_EXTENDED_KEY_USAGE), 0,
+						   eku_client_auth, sizeof eku_client_auth);
+}
+
+int certgen_issue(const struct cert_request *r, unsigned char *pem, size_t len, char serial_hex[40],
+		  long long *not_after)
+{
+	mbedtls_x509write_cert crt;
+	mbedtls_mpi serial;
+	unsigned char rnd[16];
+	char from[16], until[16];
 	time_t now = time(NULL);
 	int rc;
 
-	if ((rc = mbedtls_ctr_drbg_seed(&c->drbg, mbedtls_entropy_func, &c->entropy,
-					(const unsigned char *)"gatehouse-certgen", 17)) ||
-	    (rc = mbedtls_pk_setup(&c->key, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY))) ||
-	    (rc = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(c->key),
-				      mbedtls_ctr_drbg_random, &c->drbg)))
-		return rc;
+	mbedtls_x509write_crt_init(&crt);
+	mbedtls_mpi_init(&serial);
 	/* A random positive 127-bit serial, as RFC 5280 asks for unpredictability. */
-	if ((rc = mbedtls_ctr_drbg_random(&c->drbg, rnd, sizeof rnd)))
-		return rc;
+	if ((rc = tls_random(NULL, rnd, sizeof rnd)))
+		goto out;
 	rnd[0] &= 0x7f;
-	if ((rc = mbedtls_mpi_read_binary(&c->serial, rnd, sizeof rnd)))
-		return rc;
-	snprintf(subject, sizeof subject, "CN=%.64s,O=Gatehouse appliance", cn);
+	rnd[0] |= 0x01;
+	for (size_t i = 0; i < sizeof rnd; i++)
+		snprintf(serial_hex + 2 * i, 3, "%02x", rnd[i]);
 	x509_time(now - 86400, from);
-	x509_time(now + (time_t)valid_days * 86400, until);
-
-	mbedtls_x509write_crt_set_version(&c->crt, MBEDTLS_X509_CRT_VERSION_3);
-	mbedtls_x509write_crt_set_md_alg(&c->crt, MBEDTLS_MD_SHA256);
-	mbedtls_x509write_crt_set_subject_key(&c->crt, &c->key);
-	mbedtls_x509write_crt_set_issuer_key(&c->crt, &c->key);
-	if ((rc = mbedtls_x509write_crt_set_serial(&c->crt, &c->serial)) ||
-	    (rc = mbedtls_x509write_crt_set_subject_name(&c->crt, subject)) ||
-	    (rc = mbedtls_x509write_crt_set_issuer_name(&c->crt, subject)) ||
-	    (rc = mbedtls_x509write_crt_set_validity(&c->crt, from, until)) ||
-	    (rc = mbedtls_x509write_crt_set_basic_constraints(&c->crt, 0, -1)) ||
-	    (rc = mbedtls_x509write_crt_set_subject_key_identifier(&c->crt)) ||
-	    (rc = mbedtls_x509write_crt_set_authority_key_identifier(&c->crt)) ||
-	    (rc = mbedtls_x509write_crt_set_key_usage(&c->crt, MBEDTLS_X509_KU_DIGITAL_SIGNATURE)) ||
-	    (rc = san_der(names, san, sizeof san, &der, &derlen)) ||
-	    (rc = mbedtls_x509write_crt_set_extension(&c->crt, MBEDTLS_OID_SUBJECT_ALT_NAME,
-						      MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), 0,
-						      der, derlen)) ||
-	    (rc = mbedtls_x509write_crt_set_extension(&c->crt, MBEDTLS_OID_EXTENDED_KEY_USAGE,
-						      MBEDTLS_OID_SIZE(MBEDTLS_OID_EXTENDED_KEY_USAGE), 0,
-						      eku_server_auth, sizeof eku_server_auth)))
-		return rc;
-	return mbedtls_x509write_crt_pem(&c->crt, pem, pemlen, mbedtls_ctr_drbg_random, &c->drbg);
+	x509_time(now + (time_t)r->valid_days * 86400, until);
+	*not_after = (long long)now + (long long)r->valid_days * 86400;
+	mbedtls_x509write_crt_set_version(&crt, MBEDTLS_X509_CRT_VERSION_3);
+	mbedtls_x509write_crt_set_md_alg(&crt, MBEDTLS_MD_SHA256);
+	mbedtls_x509write_crt_set_subject_key(&crt, r->subject_key);
+	mbedtls_x509write_crt_set_issuer_key(&crt, r->issuer_key);
+	if ((rc = mbedtls_mpi_read_binary(&serial, rnd, sizeof rnd)) ||
+	    (rc = mbedtls_x509write_crt_set_serial(&crt, &serial)) ||
+	    (rc = mbedtls_x509write_crt_set_subject_name(&crt, r->subject)) ||
+	    (rc = mbedtls_x509write_crt_set_issuer_name(&crt, r->issuer)) ||
+	    (rc = mbedtls_x509write_crt_set_validity(&crt, from, until)) ||
+	    (rc = mbedtls_x509write_crt_set_subject_key_identifier(&crt)) ||
+	    (rc = mbedtls_x509write_crt_set_authority_key_identifier(&crt)) ||
+	    (rc = set_extensions(&crt, r)))
+		goto out;
+	rc = mbedtls_x509write_crt_pem(&crt, pem, len, tls_random, NULL);
+out:
+	mbedtls_mpi_free(&serial);
+	mbedtls_x509write_crt_free(&crt);
+	return rc;
 }
 
 int certgen_ensure(const char *cert_path, const char *key_path, const char *common_name,
 		   const struct certgen_names *names, int valid_days, char *err, size_t errlen)
 {
-	struct certgen_ctx c;
 	unsigned char certpem[8192], keypem[1024];
 	int have_cert = access(cert_path, F_OK) == 0, have_key = access(key_path, F_OK) == 0;
+	char subject[256], serial[40];
+	long long not_after;
+	mbedtls_pk_context key;
 	int rc;
 
 	if (have_cert && have_key)
@@ -178,15 +229,14 @@ int certgen_ensure(const char *cert_path, const char *key_path, const char *comm
 			 have_cert ? cert_path : key_path, have_cert ? key_path : cert_path);
 		return -1;
 	}
-	mbedtls_entropy_init(&c.entropy);
-	mbedtls_ctr_drbg_init(&c.drbg);
-	mbedtls_pk_init(&c.key);
-	mbedtls_x509write_crt_init(&c.crt);
-	mbedtls_mpi_init(&c.serial);
-
-	rc = build(&c, common_name, names, valid_days, certpem, sizeof certpem);
+	mbedtls_pk_init(&key);
+	snprintf(subject, sizeof subject, "CN=%.64s,O=Gatehouse appliance", common_name);
+	struct cert_request r = {subject, CERT_SERVER, names, valid_days, &key, &key, subject};
+	rc = certgen_new_key(&key);
 	if (rc == 0)
-		rc = mbedtls_pk_write_key_pem(&c.key, keypem, sizeof keypem);
+		rc = certgen_issue(&r, certpem, sizeof certpem, serial, &not_after);
+	if (rc == 0)
+		rc = mbedtls_pk_write_key_pem(&key, keypem, sizeof keypem);
 	if (rc != 0) {
 		char msg[128];
 		mbedtls_strerror(rc, msg, sizeof msg);
@@ -199,11 +249,7 @@ int certgen_ensure(const char *cert_path, const char *key_path, const char *comm
 		rc = 1;
 	}
 	mbedtls_platform_zeroize(keypem, sizeof keypem);
-	mbedtls_mpi_free(&c.serial);
-	mbedtls_x509write_crt_free(&c.crt);
-	mbedtls_pk_free(&c.key);
-	mbedtls_ctr_drbg_free(&c.drbg);
-	mbedtls_entropy_free(&c.entropy);
+	mbedtls_pk_free(&key);
 	return rc;
 }
 

@@ -102,7 +102,7 @@ long long jv_int(struct jv *v, const char *field, int required, long long min, l
 		return def;
 	}
 	d = cJSON_GetNumberValue(m);
-	if (!cJSON_IsNumber(m) || d != (double)(long long)d) {
+	if (!cJSON_IsNumber(m) || !(d >= -9.2e18 && d <= 9.2e18) || d != (double)(long long)d) {
 		jv_error(v, field, "must be an integer");
 		return def;
 	}
@@ -191,4 +191,20 @@ void http_field_error(struct http_req *req, const char *field, const char *reaso
 	jv_init(&v, NULL);
 	jv_error(&v, field, "%s", reason);
 	jv_finish(&v, req);
+}
+
+int json_int(const cJSON *m, long long min, long long max, long long *out)
+{
+	double d;
+
+	if (!cJSON_IsNumber(m))
+		return -1;
+	d = m->valuedouble;
+	/* Range first: converting a double outside long long's range is undefined. */
+	if (!(d >= -9.2e18 && d <= 9.2e18) || d != (double)(long long)d)
+		return -1;
+	if ((long long)d < min || (long long)d > max)
+		return -1;
+	*out = (long long)d;
+	return 0;
 }

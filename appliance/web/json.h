@@ -35,6 +35,11 @@ void jv_no_others(struct jv *v);
 /* Any errors? Then send 400 with the list and return -1; else 0. */
 int jv_finish(struct jv *v, struct http_req *req);
 
+/* m as an integer within [min, max]: 0 and *out set, or -1 (not a
+ * number, not whole, out of range). Safe for any double, so it is how
+ * untrusted numbers (request bodies, terminal messages) become integers. */
+int json_int(const cJSON *m, long long min, long long max, long long *out);
+
 /* Send a 400 with one field error. */
 void http_field_error(struct http_req *req, const char *field, const char *reason);
 

@@ -1,6 +1,7 @@
 #include "tls_server.h"
 
 #include "core/log.h"
+#include "tls/bio.h"
 #include "tls/policy.h"
 
 #include <mbedtls/net_sockets.h>
@@ -100,34 +101,6 @@ void tls_server_free(struct tls_server *t)
 	mbedtls_entropy_free(&t->entropy);
 }
 
-/* Non-blocking socket I/O for mbedTLS: the handshake loop below and
- * CivetWeb's read/write paths poll before calling in again. */
-static int bio_send(void *ctx, const unsigned char *buf, size_t len)
-{
-	ssize_t n = send(*(int *)ctx, buf, len, MSG_NOSIGNAL);
-
-	if (n >= 0)
-		return (int)n;
-	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-		return MBEDTLS_ERR_SSL_WANT_WRITE;
-	if (errno == EPIPE || errno == ECONNRESET)
-		return MBEDTLS_ERR_NET_CONN_RESET;
-	return MBEDTLS_ERR_NET_SEND_FAILED;
-}
-
-static int bio_recv(void *ctx, unsigned char *buf, size_t len)
-{
-	ssize_t n = recv(*(int *)ctx, buf, len, 0);
-
-	if (n >= 0)
-		return (int)n;
-	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-		return MBEDTLS_ERR_SSL_WANT_READ;
-	if (errno == ECONNRESET)
-		return MBEDTLS_ERR_NET_CONN_RESET;
-	return MBEDTLS_ERR_NET_RECV_FAILED;
-}
-
 static long long now_ms(void)
 {
 	struct timespec ts;
@@ -174,7 +147,7 @@ mbedtls_ssl_context *tls_server_accept(struct tls_server *t, int *fd)
 		free(ssl);
 		return NULL;
 	}
-	mbedtls_ssl_set_bio(ssl, fd, bio_send, bio_recv, NULL);
+	mbedtls_ssl_set_bio(ssl, fd, tls_bio_send, tls_bio_recv, NULL);
 	rc = handshake(ssl, *fd);
 	__atomic_add_fetch(&stats.handshakes, 1, __ATOMIC_RELAXED);
 	if (rc != 0) {

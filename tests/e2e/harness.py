@@ -35,7 +35,7 @@ class Appliance:
     def __init__(self, state=None, sets=(), config=None, env=None, args=()):
         self.own_state = state is None
         self.state = state or tempfile.mkdtemp(prefix="gh-e2e-")
-        self.sets = ["web.listen=127.0.0.1:0", "log.level=debug", *sets]
+        self.sets = ["web.listen=127.0.0.1:0", "devices.listen=127.0.0.1:0", "log.level=debug", *sets]
         self.config = config
         self.env = dict(os.environ, **(env or {}))
         self.args = list(args)
@@ -164,6 +164,15 @@ class Appliance:
 
     def db(self):
         return os.path.join(self.state, "gatehouse.db")
+
+    # --- device link -------------------------------------------------------
+    @property
+    def mqtt_port(self):
+        """The MQTT-over-TLS port terminals connect to (logged at start)."""
+        m = self.wait_line(r"terminals on mqtts://[^ ]+:(\d+)")
+        if not m:
+            raise AssertionError("no device link listening:\n" + self.log())
+        return int(m.group(1))
 
 
 def run(cmd, timeout=60, **kw):
