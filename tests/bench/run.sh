@@ -33,8 +33,8 @@ printf '%-46s %12s  %-10s %s\n' benchmark figure unit ratio
 for prog in $programs; do
 	echo 0 > "$status_file"
 	{ "$prog" || echo $? > "$status_file"; } |
-		awk -F '\t' 'NF < 3 { print; next }
-			{ line = sprintf("%-46s %12s  %-10s %s", $1, $2, $3, $4); sub(/ +$/, "", line); print line }'
+		awk -F '\t' 'NF < 3 { print; fflush(); next }
+			{ line = sprintf("%-46s %12s  %-10s %s", $1, $2, $3, $4); sub(/ +$/, "", line); print line; fflush() }'
 	status=$(cat "$status_file")
 	if [ "$status" -ne 0 ]; then
 		echo "run.sh: $prog failed (exit status $status)" >&2
