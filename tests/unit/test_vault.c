@@ -373,7 +373,8 @@ TEST(vault_rotation_under_concurrent_writes)
 	/* Rotate twice while the writers run. */
 	for (int round = 0; round < 2; round++) {
 		usleep(20000);
-		CHECK_INT(vault_rotate_begin(1, &resumed, err, sizeof err), 0);
+		if (vault_rotate_begin(1, &resumed, err, sizeof err) != 0)
+			t_fail(__FILE__, __LINE__, "rotate_begin: %s", err);
 		CHECK_INT(resumed, 0);
 		CHECK_INT(vault_rotate_run(1, 50, NULL, NULL, err, sizeof err), 0);
 	}
