@@ -102,7 +102,9 @@ CREATE TABLE firmware_rollouts (
 ) STRICT;
 
 -- Every change to what terminals decide with, in order: terminals (and the
--- site sync) fetch the changes after their cursor.
+-- site sync) fetch the changes after their cursor. Updates are logged only
+-- when a column a terminal uses changes (a name, a photo or a key rotation
+-- re-sealing a field is none of a terminal's business).
 CREATE TABLE sync_log (
     seq       INTEGER PRIMARY KEY AUTOINCREMENT,
     tenant_id INTEGER NOT NULL,
@@ -114,13 +116,13 @@ CREATE INDEX sync_log_tenant ON sync_log (tenant_id, seq);
 
 CREATE TRIGGER sync_people_i AFTER INSERT ON people BEGIN
     INSERT INTO sync_log (tenant_id, entity, entity_id, op) VALUES (NEW.tenant_id, 'person', NEW.id, 'upsert'); END;
-CREATE TRIGGER sync_people_u AFTER UPDATE ON people BEGIN
+CREATE TRIGGER sync_people_u AFTER UPDATE OF status, valid_from, valid_until ON people BEGIN
     INSERT INTO sync_log (tenant_id, entity, entity_id, op) VALUES (NEW.tenant_id, 'person', NEW.id, 'upsert'); END;
 CREATE TRIGGER sync_people_d AFTER DELETE ON people BEGIN
     INSERT INTO sync_log (tenant_id, entity, entity_id, op) VALUES (OLD.tenant_id, 'person', OLD.id, 'delete'); END;
 CREATE TRIGGER sync_credentials_i AFTER INSERT ON credentials BEGIN
     INSERT INTO sync_log (tenant_id, entity, entity_id, op) VALUES (NEW.tenant_id, 'credential', NEW.id, 'upsert'); END;
-CREATE TRIGGER sync_credentials_u AFTER UPDATE ON credentials BEGIN
+CREATE TRIGGER sync_credentials_u AFTER UPDATE OF kind, person_id, status, valid_from, valid_until ON credentials BEGIN
     INSERT INTO sync_log (tenant_id, entity, entity_id, op) VALUES (NEW.tenant_id, 'credential', NEW.id, 'upsert'); END;
 CREATE TRIGGER sync_credentials_d AFTER DELETE ON credentials BEGIN
     INSERT INTO sync_log (tenant_id, entity, entity_id, op) VALUES (OLD.tenant_id, 'credential', OLD.id, 'delete'); END;
@@ -132,13 +134,13 @@ CREATE TRIGGER sync_members_d AFTER DELETE ON group_members BEGIN
     SELECT tenant_id, 'person', id, 'upsert' FROM people WHERE id = OLD.person_id; END;
 CREATE TRIGGER sync_doors_i AFTER INSERT ON doors BEGIN
     INSERT INTO sync_log (tenant_id, entity, entity_id, op) VALUES (NEW.tenant_id, 'door', NEW.id, 'upsert'); END;
-CREATE TRIGGER sync_doors_u AFTER UPDATE ON doors BEGIN
+CREATE TRIGGER sync_doors_u AFTER UPDATE OF site_id, name, unlock_seconds, held_open_seconds, terminal_id ON doors BEGIN
     INSERT INTO sync_log (tenant_id, entity, entity_id, op) VALUES (NEW.tenant_id, 'door', NEW.id, 'upsert'); END;
 CREATE TRIGGER sync_doors_d AFTER DELETE ON doors BEGIN
     INSERT INTO sync_log (tenant_id, entity, entity_id, op) VALUES (OLD.tenant_id, 'door', OLD.id, 'delete'); END;
 CREATE TRIGGER sync_levels_i AFTER INSERT ON access_levels BEGIN
     INSERT INTO sync_log (tenant_id, entity, entity_id, op) VALUES (NEW.tenant_id, 'level', NEW.id, 'upsert'); END;
-CREATE TRIGGER sync_levels_u AFTER UPDATE ON access_levels BEGIN
+CREATE TRIGGER sync_levels_u AFTER UPDATE OF group_id, schedule_id ON access_levels BEGIN
     INSERT INTO sync_log (tenant_id, entity, entity_id, op) VALUES (NEW.tenant_id, 'level', NEW.id, 'upsert'); END;
 CREATE TRIGGER sync_levels_d AFTER DELETE ON access_levels BEGIN
     INSERT INTO sync_log (tenant_id, entity, entity_id, op) VALUES (OLD.tenant_id, 'level', OLD.id, 'delete'); END;
@@ -148,7 +150,7 @@ CREATE TRIGGER sync_level_doors_i AFTER INSERT ON access_level_doors BEGIN
 CREATE TRIGGER sync_level_doors_d AFTER DELETE ON access_level_doors BEGIN
     INSERT INTO sync_log (tenant_id, entity, entity_id, op)
     SELECT tenant_id, 'level', id, 'upsert' FROM access_levels WHERE id = OLD.level_id; END;
-CREATE TRIGGER sync_schedules_u AFTER UPDATE ON schedules BEGIN
+CREATE TRIGGER sync_schedules_u AFTER UPDATE OF holiday_set_id ON schedules BEGIN
     INSERT INTO sync_log (tenant_id, entity, entity_id, op) VALUES (NEW.tenant_id, 'schedule', NEW.id, 'upsert'); END;
 CREATE TRIGGER sync_schedules_d AFTER DELETE ON schedules BEGIN
     INSERT INTO sync_log (tenant_id, entity, entity_id, op) VALUES (OLD.tenant_id, 'schedule', OLD.id, 'delete'); END;
@@ -164,3 +166,6 @@ CREATE TRIGGER sync_holidays_i AFTER INSERT ON holidays BEGIN
 CREATE TRIGGER sync_holidays_d AFTER DELETE ON holidays BEGIN
     INSERT INTO sync_log (tenant_id, entity, entity_id, op)
     SELECT tenant_id, 'schedule', id, 'upsert' FROM schedules WHERE holiday_set_id = OLD.holiday_set_id; END;
+CREATE TRIGGER sync_sites_u AFTER UPDATE OF timezone ON sites BEGIN
+    INSERT INTO sync_log (tenant_id, entity, entity_id, op)
+    SELECT tenant_id, 'door', id, 'upsert' FROM doors WHERE site_id = NEW.id; END;

@@ -39,6 +39,9 @@ void command_check(struct jv *v, int64_t tenant, const cJSON *body)
 			jv_error(v, "params.door_id", "must be a door of this tenant");
 		if (secs && (!cJSON_IsNumber(secs) || secs->valuedouble < 1 || secs->valuedouble > 3600))
 			jv_error(v, "params.seconds", "must be 1 to 3600");
+	} else if (kind && strcmp(kind, "lockdown") == 0) {
+		if (!cJSON_IsBool(cJSON_GetObjectItem(params, "on")))
+			jv_error(v, "params.on", "is required: true to lock down, false to end it");
 	}
 }
 
@@ -100,7 +103,14 @@ int commands_take_due(int64_t device_id, cJSON *out)
 		cJSON_AddNumberToObject(c, "id", (double)sqlite3_column_int64(st, 0));
 		cJSON_AddStringToObject(c, "kind", (const char *)sqlite3_column_text(st, 1));
 		cJSON *params = cJSON_Parse((const char *)sqlite3_column_text(st, 2));
-		cJSON_AddItemToObject(c, "params", params ? params : cJSON_CreateObject());
+		if (!params)
+			params = cJSON_CreateObject();
+		/* The right time is the time of sending, not of queueing. */
+		if (strcmp((const char *)sqlite3_column_text(st, 1), "set_time") == 0) {
+			cJSON_DeleteItemFromObject(params, "time");
+			cJSON_AddNumberToObject(params, "time", (double)now_ms());
+		}
+		cJSON_AddItemToObject(c, "params", params);
 		cJSON_AddNumberToObject(c, "expires_at", (double)sqlite3_column_int64(st, 3));
 		cJSON_AddItemToArray(out, c);
 		n++;

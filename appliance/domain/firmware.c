@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -229,18 +230,32 @@ long firmware_chunk(int64_t device_id, int64_t image_id, long long offset, unsig
 	return (long)n;
 }
 
-int firmware_finished(int64_t device_id, int64_t command_id, int ok)
+int firmware_finished(int64_t device_id, int64_t command_id, int ok, const char *sha256)
 {
-	sqlite3_stmt *st = db_stmt("UPDATE firmware_rollouts SET state = ?, updated_at = unixepoch() "
-				   "WHERE device_id = ? AND command_id = ?");
-	int rc;
+	sqlite3_stmt *st = db_stmt("SELECT i.sha256 FROM firmware_rollouts r JOIN firmware_images i ON i.id = r.image_id "
+				   "WHERE r.device_id = ? AND r.command_id = ?");
+	char want[65] = "";
+	int found = 0, rc;
 
 	if (!st)
 		return -1;
+	sqlite3_bind_int64(st, 1, device_id);
+	sqlite3_bind_int64(st, 2, command_id);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(want, sizeof want, "%s", sqlite3_column_text(st, 0));
+		found = 1;
+	}
+	sqlite3_reset(st);
+	if (!found)
+		return 2;
+	/* "Installed" counts only with the image's own hash: a terminal that
+	 * got a corrupted image must not be reported as updated. */
+	ok = ok && sha256 && strcasecmp(sha256, want) == 0;
+	st = db_stmt("UPDATE firmware_rollouts SET state = ?, updated_at = unixepoch() WHERE device_id = ? AND command_id = ?");
 	sqlite3_bind_text(st, 1, ok ? "done" : "failed", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, device_id);
 	sqlite3_bind_int64(st, 3, command_id);
-	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+	rc = sqlite3_step(st) == SQLITE_DONE ? ok : -1;
 	sqlite3_reset(st);
 	return rc;
 }

@@ -38,7 +38,10 @@ int firmware_rollouts(int64_t tenant, int64_t id, cJSON *out);
  * the length (0 at the end) or -1; records progress. */
 long firmware_chunk(int64_t device_id, int64_t image_id, long long offset, unsigned char *buf, int *last);
 
-/* The terminal finished a firmware command: record the outcome. */
-int firmware_finished(int64_t device_id, int64_t command_id, int ok);
+/* The terminal finished command_id. If it is a firmware command, record
+ * the outcome: done only when the terminal reports success and the SHA-256
+ * it computed over what it installed (hex, may be NULL) is the image's.
+ * Returns 1 done, 0 failed, 2 not a firmware command, -1 error. */
+int firmware_finished(int64_t device_id, int64_t command_id, int ok, const char *sha256);
 
 #endif

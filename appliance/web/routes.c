@@ -120,7 +120,7 @@ const struct route routes_table[] = {
 	 "Disable a terminal: cut now, refused from now on"},
 	{"POST", "/api/v1/devices/{id}/enable", api_devices_enable, API, SYS | TADM, 0, "Enable a terminal again"},
 	{"POST", "/api/v1/devices/{id}/enroll-token", api_devices_new_token, API, SYS | TADM, 0,
-	 "A new one-time enrolment token (re-enrolment; the old certificate is revoked)"},
+	 "A new one-time enrolment token: the old certificate works until the terminal enrols again"},
 	{"POST", "/api/v1/devices/{id}/commands", api_commands_create, API, SYS | TADM | OPER, 0,
 	 "Queue a command: unlock, lockdown, resync, reboot, set_time, firmware"},
 	{"GET", "/api/v1/devices/{id}/commands", api_commands_list, API, SYS | TADM | OPER | AUD, 0,
