@@ -161,7 +161,7 @@ void api_devices_enroll(struct http_req *req)
 		return;
 	jv_init(&v, req->json);
 	token = jv_string(&v, "token", 1, 8, 100);
-	csr = jv_string(&v, "csr", 1, 100, 8192);
+	csr = jv_text(&v, "csr", 1, 100, 8192);
 	jv_no_others(&v);
 	if (jv_finish(&v, req) < 0)
 		return;

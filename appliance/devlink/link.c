@@ -47,6 +47,7 @@ struct conn {
 	size_t in_len, in_cap, out_len, out_cap;
 	long long deadline_ms, last_rx_ms;
 	int keepalive_s;
+	uint8_t listening;     /* LISTEN_* last told to the worker */
 	char uid[DEVICE_UID_LEN];
 	int64_t device_id, tenant;
 	char subs[MAX_SUBS][128];
@@ -354,6 +355,26 @@ static int on_publish(struct conn *c, const struct mqtt_publish *p)
 	return -1;
 }
 
+/* Tell the worker what this terminal now listens to, so it pushes commands
+ * (taken from the queue: only to a terminal that will get them) and sync
+ * hints only where they are heard. */
+static void tell_listening(struct conn *c)
+{
+	char topic[96];
+	uint8_t flags = 0;
+
+	snprintf(topic, sizeof topic, TOPIC_ROOT "%s/commands", c->uid);
+	if (subscribed(c, topic))
+		flags |= LISTEN_COMMANDS;
+	snprintf(topic, sizeof topic, TOPIC_ROOT "%s/sync/hint", c->uid);
+	if (subscribed(c, topic))
+		flags |= LISTEN_HINTS;
+	if (flags != c->listening) {
+		c->listening = flags;
+		jobs_push(job_new(J_SUBSCRIBED, c->id, c->device_id, c->tenant, c->uid, 0, &flags, 1));
+	}
+}
+
 static int on_subscribe(struct conn *c, const struct mqtt_subscribe *s, int unsub)
 {
 	uint8_t codes[MQTT_MAX_FILTERS], buf[64];
@@ -384,12 +405,7 @@ static int on_subscribe(struct conn *c, const struct mqtt_subscribe *s, int unsu
 		c->subs[c->nsubs++][f->len] = '\0';
 		codes[i] = (uint8_t)(s->qos[i] > 1 ? 1 : s->qos[i]);
 	}
-	if (!unsub) {
-		char topic[96];
-		snprintf(topic, sizeof topic, TOPIC_ROOT "%s/commands", c->uid);
-		if (subscribed(c, topic))
-			jobs_push(job_new(J_SUBSCRIBED, c->id, c->device_id, c->tenant, c->uid, 0, NULL, 0));
-	}
+	tell_listening(c);
 	return send_packet(c, buf, unsub ? mqtt_encode_unsuback(buf, sizeof buf, s->packet_id)
 					 : mqtt_encode_suback(buf, sizeof buf, s->packet_id, codes, s->count));
 }

@@ -12,7 +12,7 @@
 
 enum job_kind {
 	J_CONNECTED,     /* payload: "" */
-	J_SUBSCRIBED,    /* the terminal listens for commands: deliver them from now on */
+	J_SUBSCRIBED,    /* payload: one byte of LISTEN_* flags, what the terminal now hears */
 	J_DISCONNECTED,  /* payload: the will message, if any */
 	J_EVENTS,        /* payload: JSON of one event, an array, or {"events": [...]} */
 	J_STATUS,        /* payload: JSON status */
@@ -20,6 +20,9 @@ enum job_kind {
 	J_ACK,           /* payload: {"id": N, "state": ..., "result": ...} */
 	J_FIRMWARE,      /* payload: {"image_id": N, "offset": N} */
 };
+
+#define LISTEN_COMMANDS 1  /* subscribed to .../commands */
+#define LISTEN_HINTS 2     /* subscribed to .../sync/hint */
 
 struct job {
 	struct job *next;

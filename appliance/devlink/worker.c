@@ -30,6 +30,7 @@ void devlink_count_events(unsigned long stored, unsigned long duplicate);
 struct online {
 	int64_t device_id, tenant;
 	uint64_t conn;
+	int listening;  /* LISTEN_* */
 	char uid[DEVICE_UID_LEN];
 };
 
@@ -76,18 +77,21 @@ static void publish_json(uint64_t conn, const char *topic, const cJSON *doc)
 
 /* --- online terminals ----------------------------------------------------------- */
 
-static void set_online(const struct job *j, int on)
+/* A terminal's connection now listens to `listening` (LISTEN_*; 0: to
+ * nothing, or gone). A newer connection of the same terminal wins. */
+static void set_online(const struct job *j, int listening)
 {
 	for (size_t i = 0; i < W.nonline; i++)
 		if (W.online[i].device_id == j->device_id) {
-			if (on) {
+			if (listening) {
 				W.online[i].conn = j->conn;
+				W.online[i].listening = listening;
 			} else if (W.online[i].conn == j->conn) {
 				W.online[i] = W.online[--W.nonline];
 			}
 			return;
 		}
-	if (!on)
+	if (!listening)
 		return;
 	if (W.nonline == W.caponline) {
 		size_t cap = W.caponline ? W.caponline * 2 : 64;
@@ -100,6 +104,7 @@ static void set_online(const struct job *j, int on)
 	W.online[W.nonline].device_id = j->device_id;
 	W.online[W.nonline].tenant = j->tenant;
 	W.online[W.nonline].conn = j->conn;
+	W.online[W.nonline].listening = listening;
 	snprintf(W.online[W.nonline].uid, DEVICE_UID_LEN, "%s", j->uid);
 	W.nonline++;
 }
@@ -108,6 +113,8 @@ static void set_online(const struct job *j, int on)
 static void deliver_commands(void)
 {
 	for (size_t i = 0; i < W.nonline; i++) {
+		if (!(W.online[i].listening & LISTEN_COMMANDS))
+			continue;
 		cJSON *list = cJSON_CreateArray(), *c;
 		if (commands_take_due(W.online[i].device_id, list) > 0)
 			cJSON_ArrayForEach(c, list)
@@ -143,6 +150,8 @@ static void hint_sync(void)
 		return;
 	W.sync_head = head;
 	for (size_t i = 0; i < W.nonline; i++) {
+		if (!(W.online[i].listening & LISTEN_HINTS))
+			continue;
 		long long t = head_of("SELECT coalesce(max(seq), 0) FROM sync_log WHERE tenant_id = ?", W.online[i].tenant);
 		cJSON *doc = cJSON_CreateObject();
 		cJSON_AddNumberToObject(doc, "head", (double)t);
@@ -280,7 +289,7 @@ static int do_write_job(const struct job *j)
 		device_seen(j->device_id, 1, NULL, NULL);
 		return 0;
 	case J_SUBSCRIBED:
-		set_online(j, 1);
+		set_online(j, j->len == 1 ? j->payload[0] : 0);
 		return 0;
 	case J_DISCONNECTED:
 		do_disconnected(j);

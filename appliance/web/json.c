@@ -36,13 +36,14 @@ static const cJSON *member(struct jv *v, const char *field)
 	return cJSON_GetObjectItemCaseSensitive(v->obj, field);
 }
 
-/* Well-formed UTF-8 without control characters (tab excepted). */
-static int clean_text(const char *s)
+/* Well-formed UTF-8 without control characters (tab excepted, and line
+ * ends too when multiline). */
+static int clean_text(const char *s, int multiline)
 {
 	const unsigned char *p = (const unsigned char *)s;
 
 	while (*p) {
-		if (*p < 0x20 && *p != '\t')
+		if (*p < 0x20 && *p != '\t' && !(multiline && (*p == '\n' || *p == '\r')))
 			return 0;
 		if (*p == 0x7f)
 			return 0;
@@ -61,7 +62,8 @@ static int clean_text(const char *s)
 	return 1;
 }
 
-const char *jv_string(struct jv *v, const char *field, int required, size_t min, size_t max)
+static const char *string_field(struct jv *v, const char *field, int required, size_t min, size_t max,
+				int multiline)
 {
 	const cJSON *m = member(v, field);
 	size_t len;
@@ -83,11 +85,21 @@ const char *jv_string(struct jv *v, const char *field, int required, size_t min,
 			jv_error(v, field, "must be %zu to %zu bytes long", min, max);
 		return NULL;
 	}
-	if (!clean_text(m->valuestring)) {
+	if (!clean_text(m->valuestring, multiline)) {
 		jv_error(v, field, "must be UTF-8 text without control characters");
 		return NULL;
 	}
 	return m->valuestring;
+}
+
+const char *jv_string(struct jv *v, const char *field, int required, size_t min, size_t max)
+{
+	return string_field(v, field, required, min, max, 0);
+}
+
+const char *jv_text(struct jv *v, const char *field, int required, size_t min, size_t max)
+{
+	return string_field(v, field, required, min, max, 1);
 }
 
 long long jv_int(struct jv *v, const char *field, int required, long long min, long long max,

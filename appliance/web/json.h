@@ -22,6 +22,8 @@ void jv_error(struct jv *v, const char *field, const char *fmt, ...) __attribute
 /* A string field of min..max bytes (UTF-8, no control characters). NULL
  * when absent (an error if required) or invalid. */
 const char *jv_string(struct jv *v, const char *field, int required, size_t min, size_t max);
+/* The same for multi-line text (PEM, notes): line ends allowed. */
+const char *jv_text(struct jv *v, const char *field, int required, size_t min, size_t max);
 /* An integer field within [min, max]; def when absent and not required. */
 long long jv_int(struct jv *v, const char *field, int required, long long min, long long max,
 		 long long def);
