@@ -73,6 +73,12 @@ static int read_header(struct import *im, struct csv_reader *r)
 		for (int c = 0; c < NCOLS; c++)
 			if (strlen(col_names[c]) == l[i] && strncasecmp(col_names[c], f[i], l[i]) == 0)
 				im->map[i] = c;
+		for (int k = 0; k < i && im->map[i] >= 0; k++)
+			if (im->map[k] == im->map[i]) {
+				char why[120];
+				snprintf(why, sizeof why, "the column '%s' appears twice", col_names[im->map[i]]);
+				import_error(im, 1, "header", why);
+			}
 		if (im->map[i] < 0) {
 			char why[160];
 			snprintf(why, sizeof why, "unknown column '%.*s' (known: name, email, phone, employee_no, "
@@ -103,8 +109,13 @@ static int64_t group_by_name(int64_t tenant, const char *name)
 static cJSON *group_ids(struct import *im, int line, const char *text)
 {
 	cJSON *ids = cJSON_CreateArray();
-	char buf[1024], *save, *tok;
+	char buf[4096], *save, *tok;
 
+	/* Cut, a name could match another group: refuse instead. */
+	if (strlen(text) >= sizeof buf) {
+		import_error(im, line, "groups", "is longer than 4095 bytes");
+		return ids;
+	}
 	snprintf(buf, sizeof buf, "%s", text);
 	for (tok = strtok_r(buf, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
 		while (*tok == ' ')
@@ -191,8 +202,13 @@ static cJSON *row_body(struct import *im, struct csv_reader *r, const char **f, 
 		const char *value = f[i]; /* NUL-terminated by the reader */
 		/* Our own export guards cells against formula injection with a
 		 * leading quote; take it off again so a round trip is exact. */
-		if (value[0] == '\'' && value[1] && strchr("=+-@\t\r", value[1]))
-			value++;
+		if (value[0] == '\'') {
+			const char *p = value;
+			while (*p == '\'')
+				p++;
+			if (*p && strchr("=+-@\t\r", *p))
+				value++;
+		}
 		if (!*value || im->map[i] < 0)
 			continue;
 		if (im->map[i] == C_CARD) {

@@ -288,7 +288,15 @@ void csv_field(struct csv_writer *w, const char *value, size_t len)
 	 * for values such as "-12" or "+81 3 1234 5678", because telling safe
 	 * numbers from crafted ones ("-2+3+cmd|...") is exactly the guessing
 	 * that goes wrong. */
-	guard = strchr("=+-@\t\r", value[0]) != NULL;
+	{
+		/* Also a value that already looks guarded ('=1, ''=1, ...), so
+		 * that the importer's "drop one ' before =+-@" is exact. memchr,
+		 * not strchr, which would match a leading NUL byte. */
+		size_t q = 0;
+		while (q < len && value[q] == '\'')
+			q++;
+		guard = q < len && memchr("=+-@\t\r", value[q], 6) != NULL;
+	}
 	/* Quoted also: edge spaces, which some readers trim, and a leading
 	 * U+FEFF, which at the start of a file would pass for a BOM. */
 	if (value[0] == ' ' || value[len - 1] == ' ' ||

@@ -5,6 +5,7 @@
 #include "core/tz.h"
 #include "web/json.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,37 +14,37 @@
 /* --- the descriptors -------------------------------------------------------- */
 
 static const struct field site_fields[] = {
-	{"name", F_TEXT, 1, 1, 200, NULL, 0},
-	{"timezone", F_TZ, 1, 1, 64, NULL, 0},
+	{"name", F_TEXT, 1, 1, 200, NULL, 0, 0},
+	{"timezone", F_TZ, 1, 1, 64, NULL, 0, 0},
 };
 
 static const struct field door_fields[] = {
-	{"site_id", F_REF, 1, 1, 0, "sites", 1},
-	{"name", F_TEXT, 1, 1, 200, NULL, 0},
-	{"unlock_seconds", F_INT, 0, 1, 3600, NULL, 0},
-	{"held_open_seconds", F_INT, 0, 1, 86400, NULL, 0},
-	{"output", F_INT, 0, 1, 64, NULL, 0},
-	{"terminal_id", F_REF, 0, 1, 0, "devices", 1},
+	{"site_id", F_REF, 1, 1, 0, "sites", 1, 0},
+	{"name", F_TEXT, 1, 1, 200, NULL, 0, 0},
+	{"unlock_seconds", F_INT, 0, 1, 3600, NULL, 0, 0},
+	{"held_open_seconds", F_INT, 0, 1, 86400, NULL, 0, 0},
+	{"output", F_INT, 0, 1, 64, NULL, 0, 1},
+	{"terminal_id", F_REF, 0, 1, 0, "devices", 1, 1},
 };
 
 static const struct field holiday_set_fields[] = {
-	{"name", F_TEXT, 1, 1, 200, NULL, 0},
+	{"name", F_TEXT, 1, 1, 200, NULL, 0, 0},
 };
 
 static const struct field schedule_fields[] = {
-	{"name", F_TEXT, 1, 1, 200, NULL, 0},
-	{"holiday_set_id", F_REF, 0, 1, 0, "holiday_sets", 1},
+	{"name", F_TEXT, 1, 1, 200, NULL, 0, 0},
+	{"holiday_set_id", F_REF, 0, 1, 0, "holiday_sets", 1, 1},
 };
 
 static const struct field group_fields[] = {
-	{"name", F_TEXT, 1, 1, 200, NULL, 0},
-	{"description", F_TEXT, 0, 0, 1000, NULL, 0},
+	{"name", F_TEXT, 1, 1, 200, NULL, 0, 0},
+	{"description", F_TEXT, 0, 0, 1000, NULL, 0, 0},
 };
 
 static const struct field level_fields[] = {
-	{"name", F_TEXT, 1, 1, 200, NULL, 0},
-	{"group_id", F_REF, 1, 1, 0, "access_groups", 1},
-	{"schedule_id", F_REF, 1, 1, 0, "schedules", 1},
+	{"name", F_TEXT, 1, 1, 200, NULL, 0, 0},
+	{"group_id", F_REF, 1, 1, 0, "access_groups", 1, 0},
+	{"schedule_id", F_REF, 1, 1, 0, "schedules", 1, 0},
 };
 
 /* --- children ----------------------------------------------------------------- */
@@ -143,11 +144,16 @@ static int holidays_view(int64_t id, cJSON *obj)
 /* "HH:MM" -> minutes; "24:00" allowed only as an end. -1 if bad. */
 static int parse_hhmm(const cJSON *j, int is_end)
 {
+	const char *s;
 	int h, m;
-	char tail;
 
-	if (!cJSON_IsString(j) || sscanf(j->valuestring, "%2d:%2d%c", &h, &m, &tail) != 2 ||
-	    strlen(j->valuestring) != 5 || m < 0 || m > 59 || h < 0 || h > 24 || (h == 24 && (m || !is_end)))
+	/* Exactly "HH:MM": sscanf would also take " 9:00" or "09:+5". */
+	if (!cJSON_IsString(j) || strlen(s = j->valuestring) != 5 || s[2] != ':' || !isdigit((unsigned char)s[0]) ||
+	    !isdigit((unsigned char)s[1]) || !isdigit((unsigned char)s[3]) || !isdigit((unsigned char)s[4]))
+		return -1;
+	h = (s[0] - '0') * 10 + (s[1] - '0');
+	m = (s[3] - '0') * 10 + (s[4] - '0');
+	if (m > 59 || h > 24 || (h == 24 && (m || !is_end)))
 		return -1;
 	return h * 60 + m;
 }
@@ -374,9 +380,16 @@ static int is_child_field(const struct entity *e, const char *name)
 static void check_field(const struct field *f, struct jv *v, int64_t tenant, int partial)
 {
 	int required = f->required && !partial;
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(v->obj, f->name);
 	const char *s;
 	long long n;
 
+	if (m && cJSON_IsNull(m)) {
+		jv_int(v, f->name, 0, 0, 0, 0); /* marks it seen */
+		if (!f->nullable)
+			jv_error(v, f->name, required ? "is required" : "must not be null (leave it out to keep it)");
+		return;
+	}
 	switch (f->type) {
 	case F_TEXT:
 		jv_string(v, f->name, required, (size_t)f->min, (size_t)f->max);
@@ -389,17 +402,11 @@ static void check_field(const struct field *f, struct jv *v, int64_t tenant, int
 	case F_INT:
 		jv_int(v, f->name, required, f->min, f->max, 0);
 		break;
-	case F_REF: {
-		const cJSON *m = cJSON_GetObjectItemCaseSensitive(v->obj, f->name);
-		if (partial && m && cJSON_IsNull(m) && !f->required) {
-			jv_int(v, f->name, 0, 0, 0, 0); /* marks it seen; null clears an optional reference */
-			break;
-		}
+	case F_REF:
 		n = jv_int(v, f->name, required, 1, 1LL << 53, 0);
 		if (n > 0 && !entity_exists(f->ref_table, tenant, n))
 			jv_error(v, f->name, "%lld is not a %s of this tenant", n, f->ref_table);
 		break;
-	}
 	}
 }
 

@@ -31,6 +31,7 @@ struct field {
 	long long min, max;
 	const char *ref_table; /* F_REF */
 	int filter;            /* may be used as ?name= filter in listings */
+	int nullable;          /* null is a value (clears it); otherwise null is refused */
 };
 
 struct entity {

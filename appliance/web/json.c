@@ -147,7 +147,7 @@ const char *jv_enum(struct jv *v, const char *field, int required, const char *c
 		return NULL;
 	n = strlen(s);
 	for (const char *p = choices; p; p = strchr(p, '|') ? strchr(p, '|') + 1 : NULL)
-		if (strncmp(p, s, n) == 0 && (p[n] == '|' || p[n] == '\0'))
+		if (strcspn(p, "|") == n && strncmp(p, s, n) == 0) /* one whole choice, not a run of them */
 			return s;
 	jv_error(v, field, "must be one of %s", choices);
 	return NULL;

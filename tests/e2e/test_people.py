@@ -114,6 +114,25 @@ def test_validation_lists_every_field():
     status, h, body = root.raw("POST", "/api/v1/people", b"name=x", {"Content-Type": "application/x-www-form-urlencoded"})
     assert status == 415
 
+    # Found by fuzzing: a run of choices is not a choice, null is not a value
+    # for a column that must have one, a time is exactly HH:MM.
+    for body, field in (({"kind": "card|pin"}, "kind"), ({"kind": "fingerprint|mobile"}, "kind")):
+        status, doc = root.call("POST", "/api/v1/people/%d/credentials" % ids["taro"], body)
+        assert status == 400 and field in [f["field"] for f in doc["error"]["fields"]], doc
+    status, doc = root.call("POST", "/api/v1/people", {"name": "X", "status": "active|suspended"})
+    assert status == 400 and doc["error"]["fields"][0]["field"] == "status"
+    status, doc = root.call("POST", "/api/v1/doors", {"site_id": ids["site"], "name": "Back", "unlock_seconds": None})
+    assert status == 400 and doc["error"]["fields"][0]["field"] == "unlock_seconds", doc
+    status, doc = root.call("POST", "/api/v1/access-groups", {"name": "Nulls", "description": None})
+    assert status == 400 and doc["error"]["fields"][0]["field"] == "description", doc
+    status, doc = root.call("PATCH", "/api/v1/sites/%d" % ids["site"], {"name": None, "timezone": None},
+                            headers={"If-Match": '"1"'})
+    assert status == 400 and {f["field"] for f in doc["error"]["fields"]} == {"name", "timezone"}, doc
+    for bad in (" 9:00", "09:+5", "1: 00", "+9:00", "0900"):
+        status, doc = root.call("POST", "/api/v1/schedules", {"name": "odd", "windows": [
+            {"day": "mon", "start": bad, "end": "10:00"}]})
+        assert status == 400, (bad, doc)
+
 
 def test_etag_and_if_match():
     status, h, body = root.raw("GET", "/api/v1/sites/%d" % ids["site"])
@@ -264,6 +283,9 @@ def test_import_dry_run_reports_and_apply_is_all_or_nothing():
     assert status == 200 and doc["imported"] == 2, doc
     found = ok(root.call("GET", "/api/v1/people?card=90001"))["items"]
     assert [p["name"] for p in found] == ["新井 一"] and found[0]["group_ids"] == [ids["staff"]]
+    status, doc = root.call("POST", "/api/v1/people/import", b"name,email,Name\r\nA,a@example.org,B\r\n",
+                            {"Content-Type": "text/csv"})
+    assert status == 400 and "appears twice" in json.dumps(doc), doc
     status, doc = root.call("POST", "/api/v1/people/import", b"firstname,last\r\nA,B\r\n", {"Content-Type": "text/csv"})
     assert status == 400 and doc["errors"][0]["line"] == 1 and "unknown column" in doc["errors"][0]["reason"]
 
