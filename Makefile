@@ -149,7 +149,17 @@ $(BENCH_BIN): $(BUILD)/bench-%: $(BUILD)/obj/tests/bench/bench_%.o $(LIB_OBJ) $(
 $(BUILD)/vault-fixture: $(BUILD)/obj/tests/tools/vault_fixture.o $(LIB_OBJ) $(TP_OBJ)
 	$(link)
 
-test-run: $(BUILD)/gatehouse $(BUILD)/unit-tests $(BUILD)/vault-fixture
+# Test tooling from the npm registry (the OpenAPI linter), pinned by the
+# lock file, installed once into build/npm for both test builds.
+NPM_DIR := build/npm
+$(NPM_DIR)/.ok: tests/tools/npm/package.json tests/tools/npm/package-lock.json
+	@mkdir -p $(@D)
+	@cp tests/tools/npm/package.json tests/tools/npm/package-lock.json $(@D)/
+	@echo "  NPM     ci (tests/tools/npm)"
+	@npm ci --prefix $(@D) --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+test-run: $(BUILD)/gatehouse $(BUILD)/unit-tests $(BUILD)/vault-fixture $(NPM_DIR)/.ok
 	@tests/run.sh $(BUILD)
 
 fuzz: deps third-party

@@ -27,6 +27,9 @@ static const char usage[] =
 	"  admin reset-password|unlock|disable|enable --username NAME [--password-stdin]\n"
 	"                          admin accounts; changes are audited\n"
 	"  routes                  every URL served, with the roles that may call it\n"
+	"  jobs list               scheduled jobs: schedule, next run, last outcome\n"
+	"  jobs run NAME [--param KEY=VALUE ...]\n"
+	"                          run a job now, here (audited; refused if it is running)\n"
 	"  version                 print the version\n"
 	"  help                    this text\n"
 	"\n"
@@ -47,6 +50,7 @@ static const struct command commands[] = {
 	{"keys", cmd_keys},
 	{"admin", cmd_admin},
 	{"routes", cmd_routes},
+	{"jobs", cmd_jobs},
 	{"audit", cmd_audit},
 };
 

@@ -20,6 +20,7 @@ CREATE TABLE job_runs (
     name        TEXT NOT NULL,
     trigger     TEXT NOT NULL CHECK (trigger IN ('schedule', 'catch-up', 'manual')),
     started_by  TEXT,                            -- "admin:3", "cli:root", NULL for the scheduler
+    pid         INTEGER NOT NULL,                -- the process running it (a dead one's run is stale)
     started_at  INTEGER NOT NULL,                -- Unix ms
     finished_at INTEGER,
     status      TEXT NOT NULL CHECK (status IN ('running', 'ok', 'failed', 'interrupted')),

@@ -17,6 +17,14 @@ for p in $packages; do
 	fi
 done
 
+# Node.js and npm run the browser and API-description tooling from the npm
+# registry. A machine that already has them (from NodeSource, whose nodejs
+# conflicts with Debian's npm package) keeps its own; otherwise Debian's.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+	missing="$missing nodejs npm"
+	packages="$packages nodejs npm"
+fi
+
 need_src=0
 if ! grep -Rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ 2>/dev/null &&
    ! grep -qs '^deb-src ' /etc/apt/sources.list 2>/dev/null; then

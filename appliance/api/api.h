@@ -93,6 +93,11 @@ void api_firmware_list(struct http_req *req);
 void api_firmware_rollout(struct http_req *req);
 void api_firmware_rollouts(struct http_req *req);
 
+/* jobs.c */
+void api_jobs_list(struct http_req *req);
+void api_jobs_runs(struct http_req *req);
+void api_jobs_run(struct http_req *req);
+
 /* openapi.c */
 void api_openapi(struct http_req *req);
 

@@ -100,19 +100,12 @@ static int64_t find_tenant(const char *arg)
 	return id;
 }
 
-static void cli_actor(char *out, size_t len)
-{
-	struct passwd *pw = getpwuid(geteuid());
-
-	snprintf(out, len, "cli:%s", pw ? pw->pw_name : "uid");
-}
-
 static int audit_cli(int64_t tenant, const char *action, const struct admin *a, const cJSON *details)
 {
 	char actor[80], target[32];
 	struct audit_event ev = {tenant, "system", actor, "cli", action, target, "ok", details, NULL, 0};
 
-	cli_actor(actor, sizeof actor);
+	cmd_cli_actor(actor, sizeof actor);
 	snprintf(target, sizeof target, "admin:%lld", (long long)a->id);
 	return audit_append(&ev);
 }

@@ -32,11 +32,16 @@ int cmd_open_state(void);
 int cmd_open_store(int (*before_db)(void));
 void cmd_close_store(void);
 
+/* "cli:<user>": the actor of a change made on the command line (audited). */
+void cmd_cli_actor(char *out, size_t len);
+
 int cmd_serve(struct cmd_env *env);
+int cmd_jobs(struct cmd_env *env);
 int cmd_config(struct cmd_env *env);
 int cmd_keys(struct cmd_env *env);
 int cmd_admin(struct cmd_env *env);
 int cmd_routes(struct cmd_env *env);
 int cmd_audit(struct cmd_env *env);
+int cmd_devsim(struct cmd_env *env);
 
 #endif

@@ -6,6 +6,7 @@
 #include "core/state.h"
 
 #include <sodium.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,4 +142,11 @@ void cmd_close_store(void)
 {
 	vault_close();
 	db_close();
+}
+
+void cmd_cli_actor(char *out, size_t len)
+{
+	struct passwd *pw = getpwuid(geteuid());
+
+	snprintf(out, len, "cli:%s", pw ? pw->pw_name : "uid");
 }

@@ -10,6 +10,7 @@
 #include "devlink/ca.h"
 #include "devlink/link.h"
 #include "domain/audit.h"
+#include "jobs/scheduler.h"
 #include "tls/certgen.h"
 #include "web/routes.h"
 #include "web/server.h"
@@ -233,8 +234,15 @@ int cmd_serve(struct cmd_env *env)
 		cmd_close_store();
 		return 1;
 	}
+	if (scheduler_start(err, sizeof err) < 0) {
+		log_err("jobs: %s", err);
+		devlink_stop();
+		cmd_close_store();
+		return 1;
+	}
 	if (server_start(&web, err, sizeof err) < 0) {
 		log_err("web: %s", err);
+		scheduler_stop();
 		devlink_stop();
 		cmd_close_store();
 		return 1;
@@ -249,6 +257,7 @@ int cmd_serve(struct cmd_env *env)
 	sdnotify("STOPPING=1");
 	log_notice("gatehouse: %s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	server_stop();
+	scheduler_stop();
 	devlink_stop();
 	audit_sign_head();
 	cmd_close_store();

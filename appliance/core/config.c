@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "netaddr.h"
+#include "schedule.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -116,6 +117,9 @@ const struct config_desc config_table[CFG__COUNT] = {
 		"A terminal whose clock is further off than this is sent the right time."},
 	[CFG_DEVICES_ENROLL_TTL] = {"devices.enroll_ttl", CT_DURATION, "1h", 1 * MIN, 30 * DAY, NULL,
 		"How long a terminal's one-time enrolment token stays valid."},
+	[CFG_JOBS_AUDIT_VERIFY] = {"jobs.audit_verify", CT_SCHEDULE, "cron 30 4 * * *", 0, 0, NULL,
+		"When the audit-verify job checks the whole audit chain and its\n"
+		"signatures (an alert names the first bad entry)."},
 };
 
 struct config *config_global;
@@ -131,6 +135,7 @@ static const char *type_hint(enum config_type t)
 	case CT_SIZE: return "size: bytes, or a number with K, M or G";
 	case CT_ENUM: return "one word of a list";
 	case CT_LISTEN: return "host:port list";
+	case CT_SCHEDULE: return "schedule: every N(s|m|h|d), cron M H DOM MON DOW, or off";
 	}
 	return "?";
 }
@@ -302,6 +307,10 @@ int config_check_value(const struct config_desc *d, const char *value, long long
 		return 0;
 	case CT_LISTEN:
 		return check_listen(value, why, whylen);
+	case CT_SCHEDULE: {
+		struct schedule s;
+		return schedule_parse(value, &s, why, whylen);
+	}
 	}
 	if (rc < 0) {
 		snprintf(why, whylen, "'%s' is not a valid %s", value, type_hint(d->type));

@@ -52,6 +52,7 @@ enum config_key {
 	CFG_DEVICES_IDLE_TIMEOUT,
 	CFG_DEVICES_CLOCK_DRIFT,
 	CFG_DEVICES_ENROLL_TTL,
+	CFG_JOBS_AUDIT_VERIFY,
 	CFG__COUNT
 };
 
@@ -64,6 +65,7 @@ enum config_type {
 	CT_SIZE,     /* bytes, or a number with K, M or G (powers of 1024) */
 	CT_ENUM,     /* one of the words in .choices */
 	CT_LISTEN,   /* comma-separated host:port, numeric IPv4 or [IPv6] */
+	CT_SCHEDULE, /* a job schedule: "every 30s", "cron M H DOM MON DOW", "off" */
 };
 
 struct config_desc {

@@ -134,6 +134,11 @@ const struct route routes_table[] = {
 	{"GET", "/api/v1/firmware/{id}/rollouts", api_firmware_rollouts, API, SYS | TADM | OPER | AUD, 0,
 	 "Progress of an image's rollout, per terminal"},
 
+	{"GET", "/api/v1/jobs", api_jobs_list, API, SYS | AUD, 0,
+	 "Scheduled jobs: schedule, next run, last outcome, live progress"},
+	{"GET", "/api/v1/jobs/{name}/runs", api_jobs_runs, API, SYS | AUD, 0, "A job's recent runs, newest first"},
+	{"POST", "/api/v1/jobs/{name}/run", api_jobs_run, API, SYS, 4096, "Start a job now"},
+
 	{"GET", "/api/v1/audit", api_audit_list, API, SYS | TADM | AUD, 0, "Read the audit log"},
 	{"GET", "/api/v1/audit/verify", api_audit_verify, API, SYS | AUD, 0,
 	 "Check the audit chain and its signatures"},

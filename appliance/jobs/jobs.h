@@ -1,0 +1,9 @@
+/* jobs: the job functions listed in registry.c, one module each. */
+#ifndef GH_JOBS_H
+#define GH_JOBS_H
+
+struct job_run;
+
+int job_audit_verify(struct job_run *run);   /* audit_job.c */
+
+#endif
