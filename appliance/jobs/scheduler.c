@@ -658,3 +658,14 @@ int scheduler_runs_json(const char *name, int64_t cursor, int limit, cJSON *out,
 	sqlite3_reset(st);
 	return n;
 }
+
+void scheduler_kick(const char *name)
+{
+	pthread_mutex_lock(&S.mu);
+	for (size_t i = 0; S.started && i < S.nslots; i++)
+		if (strcmp(S.slots[i].def->name, name) == 0 && !S.slots[i].running) {
+			S.slots[i].next = time(NULL);
+			pthread_cond_broadcast(&S.cond);
+		}
+	pthread_mutex_unlock(&S.mu);
+}

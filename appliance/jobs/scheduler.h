@@ -24,6 +24,11 @@ void scheduler_stop(void);
  * unknown or the scheduler is not running, -2 on a database error. */
 int scheduler_run_now(const char *name, const char *started_by, const cJSON *params, int64_t *run_id);
 
+/* Run a scheduled job at the next tick (within a second) instead of at its
+ * time, e.g. alert delivery right after an alert is raised. Safe from any
+ * thread; a no-op when the job is running or the scheduler is not. */
+void scheduler_kick(const char *name);
+
 /* Run a job in the calling thread (the command line). 0 ok, 1 already
  * running elsewhere, -1 failed or unknown (err says why). */
 int job_run_inline(const char *name, const char *started_by, const cJSON *params, char *err, size_t errlen);
