@@ -27,6 +27,8 @@ static const char usage[] =
 	"  admin reset-password|unlock|disable|enable --username NAME [--password-stdin]\n"
 	"                          admin accounts; changes are audited\n"
 	"  routes                  every URL served, with the roles that may call it\n"
+	"  allowlist list|remove ID|clear [--tenant SLUG|ID]\n"
+	"                          admin allow-lists, to get back in after a lock-out\n"
 	"  jobs list               scheduled jobs: schedule, next run, last outcome\n"
 	"  jobs run NAME [--param KEY=VALUE ...]\n"
 	"                          run a job now, here (audited; refused if it is running)\n"
@@ -51,6 +53,7 @@ static const struct command commands[] = {
 	{"admin", cmd_admin},
 	{"routes", cmd_routes},
 	{"jobs", cmd_jobs},
+	{"allowlist", cmd_allowlist},
 	{"audit", cmd_audit},
 };
 

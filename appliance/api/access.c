@@ -2,6 +2,7 @@
  * the addresses blocked for abuse. */
 #include "api.h"
 
+#include "core/cidr.h"
 #include "core/db.h"
 #include "domain/admins.h"
 #include "domain/allowlist.h"
@@ -17,6 +18,14 @@
 static int64_t list_scope(struct http_req *req)
 {
 	return req->auth.tenant;
+}
+
+/* A change to the list the caller's own account is checked against that
+ * leaves the caller's address outside it would lock them out at their next
+ * request (and a recovery then needs the command line). */
+static int locks_out_caller(struct http_req *req)
+{
+	return req->auth.admin_tenant == list_scope(req) && !allowlist_permits(list_scope(req), req->remote);
 }
 
 void api_allowlist_list(struct http_req *req)
@@ -52,6 +61,13 @@ void api_allowlist_add(struct http_req *req)
 		db_rollback();
 		return http_field_error(req, "cidr", why);
 	}
+	if (locks_out_caller(req)) {
+		db_rollback();
+		return http_error(req, 409, "conflict",
+				  "this list would not include your own address %s: you would be locked out. Add a "
+				  "range that covers it first",
+				  req->remote);
+	}
 	snprintf(target, sizeof target, "allowlist:%lld", (long long)id);
 	details = cJSON_CreateObject();
 	cJSON_AddStringToObject(details, "cidr", cidr);
@@ -64,7 +80,16 @@ void api_allowlist_add(struct http_req *req)
 	cJSON_Delete(details);
 	doc = cJSON_CreateObject();
 	cJSON_AddNumberToObject(doc, "id", (double)id);
-	cJSON_AddStringToObject(doc, "cidr", cidr);
+	{
+		/* The range as stored: canonical, e.g. 2001:db8::/32. */
+		struct cidr c;
+		char canon[64];
+		if (cidr_parse(cidr, &c, why, sizeof why) == 0)
+			cidr_format(&c, canon, sizeof canon);
+		else
+			snprintf(canon, sizeof canon, "%s", cidr);
+		cJSON_AddStringToObject(doc, "cidr", canon);
+	}
 	http_reply_json(req, 201, doc);
 	cJSON_Delete(doc);
 }
@@ -84,6 +109,13 @@ void api_allowlist_remove(struct http_req *req)
 	if (rc != 0) {
 		db_rollback();
 		return rc > 0 ? http_error(req, 404, "not_found", "no such allow-list entry") : api_db_error(req);
+	}
+	if (locks_out_caller(req)) {
+		db_rollback();
+		return http_error(req, 409, "conflict",
+				  "without this range the list would not include your own address %s: you would be "
+				  "locked out. Add a range that covers it first, or remove every range",
+				  req->remote);
 	}
 	if (api_audit(req, "allowlist.remove", target, "ok", NULL) < 0 || db_commit() < 0) {
 		db_rollback();

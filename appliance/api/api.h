@@ -21,8 +21,13 @@ void api_db_error(struct http_req *req);
 void api_reply_page(struct http_req *req, cJSON *items, int64_t next);
 /* Query parameter as integer within bounds, or def. */
 long long api_query_int(struct http_req *req, const char *name, long long min, long long max, long long def);
-/* Query parameter copied (percent-decoded) into out; NULL if absent. */
+/* Query parameter copied (percent-decoded) into out; NULL if absent. A
+ * value with a NUL or longer than len becomes API_QUERY_UNMATCHABLE. */
 const char *api_query_str(struct http_req *req, const char *name, char *out, size_t len);
+#define API_QUERY_UNMATCHABLE "\x01"
+/* A positive id (or numeric cursor) query parameter: 0 with *out = 0 when
+ * absent, 0 with *out set, or -1 after a 400 naming the parameter. */
+int api_query_id(struct http_req *req, const char *name, int64_t *out);
 
 /* entities.c: the access rules' plain records, and helpers for records. */
 struct entity;

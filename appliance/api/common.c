@@ -3,7 +3,9 @@
 #include "core/log.h"
 #include "domain/audit.h"
 #include "web/http.h"
+#include "web/json.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +34,7 @@ int64_t api_id_param(struct http_req *req, int n)
 	long long v = strtoll(p, &end, 10);
 
 	if (n >= req->match.nparams || *p < '1' || *p > '9' || *end || v <= 0) {
-		http_error(req, 404, "not_found", "no such resource: %s", req->path);
+		http_error(req, 404, "not_found", "no such record: %s", req->path);
 		return -1;
 	}
 	return v;
@@ -72,18 +74,22 @@ const char *api_query_str(struct http_req *req, const char *name, char *out, siz
 
 	if (!v)
 		return NULL;
-	for (size_t i = 0; i < n && o + 1 < len; i++) {
-		if (v[i] == '+') {
-			out[o++] = ' ';
-		} else if (v[i] == '%' && i + 2 < n && hexval(v[i + 1]) >= 0 && hexval(v[i + 2]) >= 0) {
-			char c = (char)(hexval(v[i + 1]) * 16 + hexval(v[i + 2]));
-			if (c == '\0')
-				return NULL;
-			out[o++] = c;
+	for (size_t i = 0; i < n; i++) {
+		char c = v[i];
+		if (c == '+') {
+			c = ' ';
+		} else if (c == '%' && i + 2 < n && hexval(v[i + 1]) >= 0 && hexval(v[i + 2]) >= 0) {
+			c = (char)(hexval(v[i + 1]) * 16 + hexval(v[i + 2]));
 			i += 2;
-		} else {
-			out[o++] = v[i];
 		}
+		/* A value too long for the buffer, or with a NUL in it, must not
+		 * turn into a shorter value or into no filter at all (which would
+		 * list everyone): it becomes a value nothing can match. */
+		if (c == '\0' || o + 1 >= len) {
+			snprintf(out, len, "%s", API_QUERY_UNMATCHABLE);
+			return out;
+		}
+		out[o++] = c;
 	}
 	out[o] = '\0';
 	return out;
@@ -100,4 +106,22 @@ long long api_query_int(struct http_req *req, const char *name, long long min, l
 	if (*end)
 		return def;
 	return v < min ? min : v > max ? max : v;
+}
+
+int api_query_id(struct http_req *req, const char *name, int64_t *out)
+{
+	char buf[32], *end;
+	long long v;
+
+	*out = 0;
+	if (!api_query_str(req, name, buf, sizeof buf))
+		return 0;
+	errno = 0;
+	v = strtoll(buf, &end, 10);
+	if (buf[0] < '1' || buf[0] > '9' || *end || errno || v < 1) {
+		http_field_error(req, name, "must be a positive whole number (an id or a cursor from a previous page)");
+		return -1;
+	}
+	*out = v;
+	return 0;
 }

@@ -43,12 +43,12 @@ static int load(struct http_req *req, struct device *d)
 
 void api_devices_list(struct http_req *req)
 {
-	char buf[24];
-	int64_t cursor = 0, next;
-	cJSON *items = cJSON_CreateArray();
+	int64_t cursor, next;
+	cJSON *items;
 
-	if (api_query_str(req, "cursor", buf, sizeof buf))
-		cursor = strtoll(buf, NULL, 10);
+	if (api_query_id(req, "cursor", &cursor) < 0)
+		return;
+	items = cJSON_CreateArray();
 	if (device_list(api_tenant(req), cursor, (int)api_query_int(req, "limit", 1, 500, 100), items, &next) < 0) {
 		cJSON_Delete(items);
 		return api_db_error(req);
@@ -236,8 +236,10 @@ static void set_status(struct http_req *req, const char *status, const char *act
 
 	if (load(req, &d) < 0)
 		return;
+	/* Enabling a terminal that never enrolled makes it pending again, so
+	 * its enrolment token (or a new one) can be used. */
 	if (strcmp(status, "active") == 0 && !d.serial[0])
-		return http_error(req, 409, "conflict", "this terminal has not enrolled yet");
+		status = "pending";
 	if (db_begin() < 0)
 		return api_db_error(req);
 	if (device_set_status(d.tenant, d.id, status) != 0) {
@@ -344,14 +346,11 @@ void api_commands_create(struct http_req *req)
 void api_commands_list(struct http_req *req)
 {
 	struct device d;
-	char buf[24];
-	int64_t cursor = 0, next;
+	int64_t cursor, next;
 	cJSON *items;
 
-	if (load(req, &d) < 0)
+	if (load(req, &d) < 0 || api_query_id(req, "cursor", &cursor) < 0)
 		return;
-	if (api_query_str(req, "cursor", buf, sizeof buf))
-		cursor = strtoll(buf, NULL, 10);
 	items = cJSON_CreateArray();
 	if (command_list(d.tenant, d.id, cursor, (int)api_query_int(req, "limit", 1, 500, 50), items, &next) < 0) {
 		cJSON_Delete(items);
@@ -376,6 +375,18 @@ void api_commands_get(struct http_req *req)
 
 /* --- firmware ----------------------------------------------------------------- */
 
+/* Not empty, no control characters (model and version are shown to
+ * admins and sent to terminals). */
+static int printable(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
 void api_firmware_upload(struct http_req *req)
 {
 	char model[80], version[80], why[200], target[40];
@@ -385,9 +396,9 @@ void api_firmware_upload(struct http_req *req)
 	cJSON *o;
 
 	jv_init(&v, NULL);
-	if (!api_query_str(req, "model", model, sizeof model) || !*model || strlen(model) > 64)
+	if (!api_query_str(req, "model", model, sizeof model) || !printable(model) || strlen(model) > 64)
 		jv_error(&v, "model", "is required (?model=...), 1 to 64 bytes");
-	if (!api_query_str(req, "version", version, sizeof version) || !*version || strlen(version) > 64)
+	if (!api_query_str(req, "version", version, sizeof version) || !printable(version) || strlen(version) > 64)
 		jv_error(&v, "version", "is required (?version=...), 1 to 64 bytes");
 	if (jv_finish(&v, req) < 0 || http_read_body(req) < 0)
 		return;
@@ -466,6 +477,9 @@ void api_firmware_rollouts(struct http_req *req)
 
 	if (id < 0)
 		return;
+	struct firmware f;
+	if (firmware_get(api_tenant(req), id, &f) != 0)
+		return http_error(req, 404, "not_found", "no such firmware image");
 	items = cJSON_CreateArray();
 	if (firmware_rollouts(api_tenant(req), id, items) < 0) {
 		cJSON_Delete(items);

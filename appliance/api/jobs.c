@@ -18,14 +18,13 @@ void api_jobs_list(struct http_req *req)
 void api_jobs_runs(struct http_req *req)
 {
 	const char *name = req->match.params[0];
-	char buf[24];
-	int64_t cursor = 0, next;
+	int64_t cursor, next;
 	cJSON *items;
 
 	if (!job_find(name))
 		return http_error(req, 404, "not_found", "no such job");
-	if (api_query_str(req, "cursor", buf, sizeof buf))
-		cursor = strtoll(buf, NULL, 10);
+	if (api_query_id(req, "cursor", &cursor) < 0)
+		return;
 	items = cJSON_CreateArray();
 	if (scheduler_runs_json(name, cursor, (int)api_query_int(req, "limit", 1, 200, 20), items, &next) < 0) {
 		cJSON_Delete(items);

@@ -11,6 +11,7 @@
 #include "web/http.h"
 #include "web/json.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,20 @@ static int64_t person_param(struct http_req *req)
 	return api_id_param(req, 0);
 }
 
+/* A whole positive number and nothing else ("1abc" is not 1). */
+static int valid_id(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (s[0] < '1' || s[0] > '9' || *end || errno)
+		return 0;
+	*out = v;
+	return 1;
+}
+
 void api_people_list(struct http_req *req)
 {
 	char status[16], email[256], empno[80], card[80], buf[32];
@@ -62,12 +77,12 @@ void api_people_list(struct http_req *req)
 	f.status = api_query_str(req, "status", status, sizeof status);
 	if (f.status && strcmp(f.status, "active") && strcmp(f.status, "suspended"))
 		jv_error(&v, "status", "must be active or suspended");
-	if (api_query_str(req, "group", buf, sizeof buf) && (f.group = strtoll(buf, NULL, 10)) < 1)
+	if (api_query_str(req, "group", buf, sizeof buf) && !valid_id(buf, &f.group))
 		jv_error(&v, "group", "must be an access group id");
 	f.email = api_query_str(req, "email", email, sizeof email);
 	f.employee_no = api_query_str(req, "employee_no", empno, sizeof empno);
 	f.card = api_query_str(req, "card", card, sizeof card);
-	if (api_query_str(req, "cursor", buf, sizeof buf) && (cursor = strtoll(buf, NULL, 10)) < 1)
+	if (api_query_str(req, "cursor", buf, sizeof buf) && !valid_id(buf, &cursor))
 		jv_error(&v, "cursor", "must be a cursor from a previous page");
 	if (jv_finish(&v, req) < 0)
 		return;

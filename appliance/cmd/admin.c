@@ -86,20 +86,6 @@ static int read_password(char *out, size_t len)
 	return 0;
 }
 
-static int64_t find_tenant(const char *arg)
-{
-	sqlite3_stmt *st = db_stmt("SELECT id FROM tenants WHERE slug = ?1 OR CAST(id AS TEXT) = ?1");
-	int64_t id = -1;
-
-	if (!st)
-		return -1;
-	sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		id = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return id;
-}
-
 static int audit_cli(int64_t tenant, const char *action, const struct admin *a, const cJSON *details)
 {
 	char actor[80], target[32];
@@ -118,7 +104,7 @@ static int do_create(const struct admin_opts *o)
 	struct admin a;
 	cJSON *details;
 
-	if (o->tenant && (tenant = find_tenant(o->tenant)) < 0) {
+	if (o->tenant && (tenant = cmd_find_tenant(o->tenant)) < 0) {
 		fprintf(stderr, "gatehouse admin create: no tenant '%s'\n", o->tenant);
 		return 1;
 	}
@@ -155,7 +141,7 @@ static int do_list(const struct admin_opts *o)
 	int64_t tenant = -1;
 	cJSON *list = cJSON_CreateArray(), *item;
 
-	if (o->tenant && (tenant = find_tenant(o->tenant)) < 0) {
+	if (o->tenant && (tenant = cmd_find_tenant(o->tenant)) < 0) {
 		fprintf(stderr, "gatehouse admin list: no tenant '%s'\n", o->tenant);
 		cJSON_Delete(list);
 		return 1;

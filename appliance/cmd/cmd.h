@@ -8,6 +8,9 @@
 
 #include "core/config.h"
 
+#include <stddef.h>
+#include <stdint.h>
+
 #define CMD_MAX_ARGS 64
 
 struct cmd_env {
@@ -32,11 +35,14 @@ int cmd_open_state(void);
 int cmd_open_store(int (*before_db)(void));
 void cmd_close_store(void);
 
+/* A tenant named by slug or id: its id, or -1. Needs the store open. */
+int64_t cmd_find_tenant(const char *arg);
 /* "cli:<user>": the actor of a change made on the command line (audited). */
 void cmd_cli_actor(char *out, size_t len);
 
 int cmd_serve(struct cmd_env *env);
 int cmd_jobs(struct cmd_env *env);
+int cmd_allowlist(struct cmd_env *env);
 int cmd_config(struct cmd_env *env);
 int cmd_keys(struct cmd_env *env);
 int cmd_admin(struct cmd_env *env);

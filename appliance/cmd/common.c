@@ -150,3 +150,17 @@ void cmd_cli_actor(char *out, size_t len)
 
 	snprintf(out, len, "cli:%s", pw ? pw->pw_name : "uid");
 }
+
+int64_t cmd_find_tenant(const char *arg)
+{
+	sqlite3_stmt *st = db_stmt("SELECT id FROM tenants WHERE slug = ?1 OR CAST(id AS TEXT) = ?1");
+	int64_t id = -1;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return id;
+}

@@ -162,7 +162,7 @@ int admin_create(const char *username, const char *role, int64_t tenant, const c
 		snprintf(why, whylen, "must be one of system-admin, tenant-admin, operator, auditor");
 		return -1;
 	}
-	*field = "tenant";
+	*field = "tenant_id";
 	if ((r == ROLE_SYSTEM_ADMIN) != (tenant == 0)) {
 		snprintf(why, whylen, r == ROLE_SYSTEM_ADMIN ? "must be empty for a system admin"
 							     : "is required for this role");

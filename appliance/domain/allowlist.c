@@ -38,6 +38,19 @@ int allowlist_add(int64_t scope, const char *cidr, const char *note, int64_t *id
 	if (cidr_parse(cidr, &c, why, whylen) < 0)
 		return -1;
 	cidr_format(&c, canon, sizeof canon);
+	/* Checked here, not by a constraint: UNIQUE (tenant_id, cidr) does not
+	 * see duplicates in the system list, whose tenant_id is NULL. */
+	st = db_stmt("SELECT count(*) FROM allowlist WHERE coalesce(tenant_id, 0) = ? AND cidr = ?");
+	if (st) {
+		sqlite3_bind_int64(st, 1, scope);
+		sqlite3_bind_text(st, 2, canon, -1, SQLITE_TRANSIENT);
+		rc = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+		sqlite3_reset(st);
+		if (rc > 0) {
+			snprintf(why, whylen, "%s is already on the list", canon);
+			return -1;
+		}
+	}
 	st = db_stmt("INSERT INTO allowlist (tenant_id, cidr, note, created_at) VALUES (?, ?, ?, unixepoch())");
 	if (!st) {
 		snprintf(why, whylen, "database unavailable");
@@ -50,7 +63,7 @@ int allowlist_add(int64_t scope, const char *cidr, const char *note, int64_t *id
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
-		snprintf(why, whylen, rc == SQLITE_CONSTRAINT ? "is already on the list" : "cannot be stored");
+		snprintf(why, whylen, (rc & 0xff) == SQLITE_CONSTRAINT ? "is already on the list" : "cannot be stored");
 		return -1;
 	}
 	*id = sqlite3_last_insert_rowid(db_get());

@@ -72,8 +72,10 @@ void device_body_check(struct jv *v, int64_t tenant, const cJSON *body, int part
 
 	(void)body;
 	jv_string(v, "name", !partial, 1, 200);
+	jv_not_null(v, "name");
 	jv_string(v, "model", 0, 0, 64);
-	site = jv_int(v, "site_id", 0, 1, 1LL << 53, 0);
+	jv_not_null(v, "model");
+	site = jv_int(v, "site_id", 0, 1, 1LL << 53, 0); /* null: no site */
 	if (site && !entity_exists("sites", tenant, site))
 		jv_error(v, "site_id", "is not a site of this tenant");
 	if (!partial)

@@ -79,6 +79,7 @@ void person_check(struct jv *v, int64_t tenant, const cJSON *body, int partial)
 	if (cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(body, "name")))
 		jv_error(v, "name", "cannot be removed");
 	jv_enum(v, "status", 0, "active|suspended");
+	jv_not_null(v, "status");
 	check_civil(v, "valid_from");
 	check_civil(v, "valid_until");
 	check_groups(v, tenant);
@@ -525,7 +526,9 @@ void credential_check(struct jv *v, const cJSON *body, int partial)
 
 	(void)body;
 	jv_string(v, "label", 0, 0, 100);
+	jv_not_null(v, "label");
 	jv_enum(v, "status", 0, "active|suspended|lost|revoked");
+	jv_not_null(v, "status");
 	check_civil(v, "valid_from");
 	check_civil(v, "valid_until");
 	jv_no_others(v);

@@ -153,6 +153,12 @@ const char *jv_enum(struct jv *v, const char *field, int required, const char *c
 	return NULL;
 }
 
+void jv_not_null(struct jv *v, const char *field)
+{
+	if (cJSON_IsNull(member(v, field)))
+		jv_error(v, field, "must not be null (leave it out to keep it)");
+}
+
 void jv_no_others(struct jv *v)
 {
 	const cJSON *m;

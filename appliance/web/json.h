@@ -31,6 +31,8 @@ long long jv_int(struct jv *v, const char *field, int required, long long min, l
 int jv_bool(struct jv *v, const char *field, int def);
 /* One of the words in choices ("a|b|c"); NULL when absent or invalid. */
 const char *jv_enum(struct jv *v, const char *field, int required, const char *choices);
+/* An error when field is present and null (a value that cannot be cleared). */
+void jv_not_null(struct jv *v, const char *field);
 /* Record an error for every member not read so far. */
 void jv_no_others(struct jv *v);
 

@@ -303,6 +303,39 @@ def test_allowlist_refuses_before_password_check():
     assert status == 400 and "host bits" in doc["error"]["fields"][0]["reason"], doc
 
 
+def test_allowlist_never_locks_out_its_own_admin_and_the_cli_gets_back_in():
+    # A range that does not cover the caller's own address is refused ...
+    status, doc = root.call("POST", "/api/v1/allowlist", {"cidr": "192.0.2.0/24"})
+    assert status == 409 and "127.0.0.1" in doc["error"]["message"], doc
+    assert root.call("GET", "/api/v1/allowlist")[1]["items"] == []
+    # ... one that does is fine, stored canonical, and not twice.
+    status, own = root.call("POST", "/api/v1/allowlist", {"cidr": "127.0.0.0/8"})
+    assert status == 201
+    status, v6 = root.call("POST", "/api/v1/allowlist", {"cidr": "2001:DB8::/32"})
+    assert status == 201 and v6["cidr"] == "2001:db8::/32", v6
+    status, doc = root.call("POST", "/api/v1/allowlist", {"cidr": "2001:db8:0::/32"})
+    assert status == 400 and "already on the list" in doc["error"]["fields"][0]["reason"], doc
+    # Removing the range that covers the caller, while another stays, is refused too.
+    status, doc = root.call("DELETE", "/api/v1/allowlist/%d" % own["id"])
+    assert status == 409, doc
+    # A tenant's list edited by a system admin does not lock the system admin out.
+    status, t = root.call("POST", "/api/v1/allowlist", {"cidr": "192.0.2.0/24"}, headers={"X-Tenant": "default"})
+    assert status == 201
+    # The appliance's command line lists, removes and clears (audited).
+    out = gatehouse("allowlist", "list", "--state-dir", app.state)
+    assert out.returncode == 0 and "127.0.0.0/8" in out.stdout and "2001:db8::/32" in out.stdout, out
+    out = gatehouse("allowlist", "remove", str(v6["id"]), "--state-dir", app.state)
+    assert out.returncode == 0, out.stderr
+    out = gatehouse("allowlist", "clear", "--tenant", "default", "--state-dir", app.state)
+    assert out.returncode == 0 and "removed 1 entry" in out.stdout, out
+    out = gatehouse("allowlist", "clear", "--state-dir", app.state)
+    assert out.returncode == 0 and "removed 1 entry" in out.stdout, out
+    assert gatehouse("allowlist", "remove", "x", "--state-dir", app.state).returncode == 2
+    assert gatehouse("allowlist", "list", "--tenant", "nope", "--state-dir", app.state).returncode == 1
+    actions = [e["action"] for e in root.call("GET", "/api/v1/audit?action=allowlist.")[1]["items"]]
+    assert "allowlist.clear" in actions and "allowlist.remove" in actions
+
+
 def test_no_route_without_authentication():
     out = gatehouse("routes")
     assert out.returncode == 0

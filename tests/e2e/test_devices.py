@@ -340,6 +340,24 @@ def test_queued_while_offline_delivered_on_return_but_expired_unlock_never():
     assert doc["state"] == "failed" and len(doc["result"]) < 300
 
 
+def test_device_api_edges():
+    t = terms["a"]
+    dev = ok(root.call("GET", "/api/v1/devices/%d" % t.id))
+    status, doc = root.call("PATCH", "/api/v1/devices/%d" % t.id, {"name": None},
+                            headers={"If-Match": '"%d"' % dev["version"]})
+    assert status == 400 and doc["error"]["fields"][0]["field"] == "name", doc
+    assert root.call("GET", "/api/v1/devices?cursor=1x")[0] == 400
+    assert root.call("GET", "/api/v1/devices/%d/commands?cursor=-1" % t.id)[0] == 400
+    assert root.call("GET", "/api/v1/firmware/999999/rollouts")[0] == 404
+    # Disabled before it ever enrolled: enabling makes it pending, and it can enrol.
+    doc = ok(root.call("POST", "/api/v1/devices", {"name": "late"}), 201)
+    ok(root.call("POST", "/api/v1/devices/%d/disable" % doc["device"]["id"]))
+    assert ok(root.call("POST", "/api/v1/devices/%d/enable" % doc["device"]["id"]))["status"] == "pending"
+    _, csr = make_csr("late")
+    status, _, data = app.request("POST", "/api/v1/devices/enroll", {"token": doc["enroll_token"], "csr": csr})
+    assert status == 200, data
+
+
 def test_command_validation():
     t = terms["a"]
     for body, field in (({"kind": "unlock"}, "params.door_id"), ({"kind": "dance"}, "kind"),

@@ -128,6 +128,21 @@ def test_validation_lists_every_field():
     status, doc = root.call("PATCH", "/api/v1/sites/%d" % ids["site"], {"name": None, "timezone": None},
                             headers={"If-Match": '"1"'})
     assert status == 400 and {f["field"] for f in doc["error"]["fields"]} == {"name", "timezone"}, doc
+    p = ok(root.call("GET", "/api/v1/people/%d" % ids["taro"]))
+    status, doc = root.call("PATCH", "/api/v1/people/%d" % ids["taro"], {"status": None},
+                            headers={"If-Match": '"%d"' % p["version"]})
+    assert status == 400 and doc["error"]["fields"][0]["field"] == "status", doc
+    c = p["credentials"][0]
+    status, doc = root.call("PATCH", "/api/v1/people/%d/credentials/%d" % (ids["taro"], c["id"]),
+                            {"label": None, "status": None}, headers={"If-Match": '"%d"' % c["version"]})
+    assert status == 400 and {f["field"] for f in doc["error"]["fields"]} == {"label", "status"}, doc
+    # Query filters: a NUL or a value too long matches no one (never "no filter");
+    # ids are whole numbers.
+    for q in ("email=%00", "email=" + "a" * 400 + "%40example.org", "card=1%002"):
+        assert ok(root.call("GET", "/api/v1/people?" + q))["items"] == [], q
+    for q in ("group=1abc", "cursor=0", "cursor=x"):
+        status, doc = root.call("GET", "/api/v1/people?" + q)
+        assert status == 400, (q, doc)
     for bad in (" 9:00", "09:+5", "1: 00", "+9:00", "0900"):
         status, doc = root.call("POST", "/api/v1/schedules", {"name": "odd", "windows": [
             {"day": "mon", "start": bad, "end": "10:00"}]})
