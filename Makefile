@@ -84,11 +84,11 @@ $(BUILD)/embed: appliance/tools/embed.c
 
 $(BUILD)/gen/assets.c: $(BUILD)/embed $(WEB_FILES)
 	@mkdir -p $(@D)
-	$(BUILD)/embed assets $@ web $(WEB_FILES)
+	$(BUILD)/embed assets $@.tmp web $(WEB_FILES) && mv $@.tmp $@
 
 $(BUILD)/gen/migrations.c: $(BUILD)/embed $(SCHEMA_FILES)
 	@mkdir -p $(@D)
-	$(BUILD)/embed migrations $@ $(SCHEMA_FILES)
+	$(BUILD)/embed migrations $@.tmp $(SCHEMA_FILES) && mv $@.tmp $@
 
 # --- compilation --------------------------------------------------------------
 $(BUILD)/obj/%.o: %.c $(CIVETWEB)/.ok $(CJSON)/.ok

@@ -79,6 +79,7 @@ void api_people_export(struct http_req *req);
 /* tenants.c */
 void api_tenants_list(struct http_req *req);
 void api_tenants_create(struct http_req *req);
+void api_tenants_update(struct http_req *req);
 
 /* devices.c: terminals, their enrolment, commands and firmware */
 void api_devices_list(struct http_req *req);

@@ -160,6 +160,14 @@ static int wait_for_stop(void)
 	}
 }
 
+/* An audit trail kept for days is rarely what a site means: say so at
+ * every start, so it cannot go unnoticed. */
+static void log_warning_short_audit(void)
+{
+	log_warn("config: retention.audit is %s: audit entries are deleted after less than 30 days",
+		 cfg_str(CFG_RETENTION_AUDIT));
+}
+
 static int lock_state(void)
 {
 	char err[600];
@@ -234,6 +242,8 @@ int cmd_serve(struct cmd_env *env)
 		cmd_close_store();
 		return 1;
 	}
+	if (cfg_int(CFG_RETENTION_AUDIT) < 30LL * 86400 * 1000)
+		log_warning_short_audit();
 	if (scheduler_start(err, sizeof err) < 0) {
 		log_err("jobs: %s", err);
 		devlink_stop();

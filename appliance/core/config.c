@@ -120,6 +120,21 @@ const struct config_desc config_table[CFG__COUNT] = {
 	[CFG_JOBS_AUDIT_VERIFY] = {"jobs.audit_verify", CT_SCHEDULE, "cron 30 4 * * *", 0, 0, NULL,
 		"When the audit-verify job checks the whole audit chain and its\n"
 		"signatures (an alert names the first bad entry)."},
+	[CFG_JOBS_RETENTION] = {"jobs.retention", CT_SCHEDULE, "cron 0 3 * * *", 0, 0, NULL,
+		"When the retention job deletes what is past its time (below)."},
+	[CFG_RETENTION_EVENTS_PERSONAL] = {"retention.events_personal", CT_DURATION, "90d", 1 * SEC, 3650 * DAY, NULL,
+		"Terminal events that name a person or carry a card number are deleted\n"
+		"this long after they happened (unless the tenant is on legal hold)."},
+	[CFG_RETENTION_EVENTS_SYSTEM] = {"retention.events_system", CT_DURATION, "730d", 1 * SEC, 3650 * DAY, NULL,
+		"Events without personal details (doors, alarms), finished job runs,\n"
+		"resolved alerts and finished terminal commands are deleted after this."},
+	[CFG_RETENTION_AUDIT] = {"retention.audit", CT_DURATION, "730d", 1 * SEC, 3650 * DAY, NULL,
+		"Audit entries are deleted after this; the chain keeps a signed anchor at\n"
+		"the cut, so 'gatehouse audit verify' still passes. Under 30 days is\n"
+		"allowed (for tests) but warned about at every start."},
+	[CFG_RETENTION_BATCH] = {"retention.batch", CT_INT, "2000", 10, 100000, NULL,
+		"Rows deleted per transaction: small enough that the appliance stays\n"
+		"responsive while the retention job runs."},
 };
 
 struct config *config_global;

@@ -424,6 +424,83 @@ int audit_sign_head(void)
 	return rc;
 }
 
+/* --- retention ------------------------------------------------------------------- */
+
+/* One batch of audit_cut, in the caller's transaction: the last entry to
+ * remove is the batch-th oldest, or upto_id. 1 removed some, 0 none, -1. */
+static int cut_batch(int64_t upto_id, int batch, long long *removed)
+{
+	unsigned char hash[HASH_BYTES], msg[ANCHOR_MSG_MAX], sig[crypto_sign_BYTES];
+	sqlite3_stmt *st = db_stmt("SELECT id, hash FROM (SELECT id, hash FROM audit_log WHERE id <= ?1 "
+				   "ORDER BY id LIMIT ?2) ORDER BY id DESC LIMIT 1");
+	int64_t last;
+	int rc, vrc;
+	size_t n;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, upto_id);
+	sqlite3_bind_int(st, 2, batch);
+	rc = sqlite3_step(st);
+	last = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	int intact = rc == SQLITE_ROW && sqlite3_column_bytes(st, 1) == HASH_BYTES;
+	if (intact)
+		memcpy(hash, sqlite3_column_blob(st, 1), HASH_BYTES);
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc != SQLITE_ROW || !intact) {
+		/* Never cut at a damaged entry: the anchor would bless it. */
+		log_err("audit: retention cannot read the chain at entry %lld", (long long)last);
+		return -1;
+	}
+	n = anchor_message(1, last, hash, msg);
+	if ((vrc = vault_audit_sign(msg, n, sig)) != VAULT_OK) {
+		log_err("audit: cannot sign the retention cut: %s", vault_strerror(vrc));
+		return -1;
+	}
+	st = db_stmt("INSERT INTO audit_anchors (kind, entry_id, hash, signature, signed_at) VALUES ('cut', ?, ?, ?, ?)");
+	sqlite3_bind_int64(st, 1, last);
+	sqlite3_bind_blob(st, 2, hash, HASH_BYTES, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, sig, sizeof sig, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, now_ms());
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE)
+		return -1;
+	st = db_stmt("DELETE FROM audit_log WHERE id <= ?");
+	sqlite3_bind_int64(st, 1, last);
+	rc = sqlite3_step(st);
+	*removed += sqlite3_changes(db_get());
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return -1;
+	/* Heads of removed entries, and cuts before this one, prove nothing now. */
+	st = db_stmt("DELETE FROM audit_anchors WHERE entry_id < ?1 OR (kind = 'head' AND entry_id = ?1)");
+	sqlite3_bind_int64(st, 1, last);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 1 : -1;
+}
+
+long long audit_cut(int64_t upto_id, int batch, int (*stop)(void *), void *arg)
+{
+	long long removed = 0;
+	int rc;
+
+	do {
+		if (db_begin() < 0)
+			return -1;
+		rc = cut_batch(upto_id, batch, &removed);
+		if (rc < 0 || db_commit() < 0) {
+			db_rollback();
+			return -1;
+		}
+	} while (rc == 1 && !(stop && stop(arg)));
+	return removed;
+}
+
 /* --- verification ----------------------------------------------------------------- */
 
 static struct bytes col_bytes(sqlite3_stmt *st, int i)

@@ -51,6 +51,15 @@ struct audit_report {
 	char reason[256];       /* what is wrong with the first bad entry or anchor */
 };
 
+/* Retention: remove the oldest entries, up to and including upto_id, at
+ * most batch per transaction. Each transaction removes a prefix of the
+ * chain, signs a 'cut' anchor at the last entry it removed (the chain then
+ * verifies from the first remaining entry) and drops the anchors that only
+ * spoke of removed entries, so a crash between batches leaves a valid
+ * chain. stop(arg), if given, is asked between batches. Returns the number
+ * of entries removed, or -1. */
+long long audit_cut(int64_t upto_id, int batch, int (*stop)(void *), void *arg);
+
 /* Check the whole chain and every signature. public_key: the key to trust
  * (for a check against a key exported earlier), or NULL for the key store's.
  * Returns 0 when the check could run (see r->ok), -1 if it could not. */

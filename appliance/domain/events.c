@@ -1,5 +1,6 @@
 #include "events.h"
 
+#include "core/config.h"
 #include "core/db.h"
 #include "core/log.h"
 #include "core/vault.h"
@@ -160,6 +161,12 @@ int events_store(int64_t tenant, int64_t device_id, const struct event_in *evs, 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	for (int i = 0; i < n; i++) {
+		/* An event older than its retention period (a terminal back after
+		 * months) would be deleted at the next retention run: it is
+		 * acknowledged and not stored, so it cannot outlive its time. */
+		long long keep = cfg_int(evs[i].card[0] ? CFG_RETENTION_EVENTS_PERSONAL : CFG_RETENTION_EVENTS_SYSTEM);
+		if (evs[i].at_ms < now - keep)
+			continue;
 		int rc = store_one(tenant, device_id, &evs[i], now);
 		if (rc < 0)
 			return -1;

@@ -5,5 +5,6 @@
 struct job_run;
 
 int job_audit_verify(struct job_run *run);   /* audit_job.c */
+int job_retention(struct job_run *run);      /* retention.c */
 
 #endif

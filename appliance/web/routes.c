@@ -59,6 +59,8 @@ const struct route routes_table[] = {
 
 	{"GET", "/api/v1/tenants", api_tenants_list, MGMT, SYS, 0, "List tenants"},
 	{"POST", "/api/v1/tenants", api_tenants_create, MGMT, SYS, 0, "Create a tenant (and its keys)"},
+	{"PATCH", "/api/v1/tenants/{id}", api_tenants_update, MGMT, SYS, 4096,
+	 "Rename a tenant, or set or lift its legal hold (retention deletes nothing of it)"},
 	{"GET", "/api/v1/openapi.json", api_openapi, PUB, 0, 0, "This API's OpenAPI 3.1 description"},
 
 #define RULE_ROUTES(path, name, what)                                                          \

@@ -19,6 +19,7 @@ import tempfile
 import time
 
 from harness import BUILD, SLOW, Appliance, bootstrap_admin, run
+from harness import Terminal as _Terminal
 
 FIXTURE = os.path.abspath(os.path.join(BUILD, "vault-fixture"))
 
@@ -29,55 +30,8 @@ ids = {}
 terms = {}
 
 
-class Terminal:
-    """A terminal's identity on disk: uid, key, certificate, CA."""
-
-    def __init__(self, name, uid, device_id, key_pem, cert_pem, ca_pem):
-        self.name, self.uid, self.id = name, uid, device_id
-        self.dir = os.path.join(work, name)
-        os.makedirs(self.dir, exist_ok=True)
-        self.key = self._write("key.pem", key_pem)
-        self.cert = self._write("cert.pem", cert_pem)
-        self.ca = self._write("ca.pem", ca_pem)
-
-    def _write(self, name, text):
-        path = os.path.join(self.dir, name)
-        with open(path, "w") as f:
-            f.write(text)
-        os.chmod(path, 0o600)
-        return path
-
-    def topic(self, suffix):
-        return "gh/v1/%s/%s" % (self.uid, suffix)
-
-    def args(self, client_id=None, cert=None, key=None):
-        return ["-h", "127.0.0.1", "-p", str(app.mqtt_port), "-V", "mqttv311", "--cafile", self.ca,
-                "--cert", cert or self.cert, "--key", key or self.key, "-i", client_id or self.uid]
-
-    def pub(self, suffix, payload, topic=None, **kw):
-        if not isinstance(payload, str):
-            payload = json.dumps(payload)
-        return run(["mosquitto_pub", *self.args(**kw), "-q", "1", "-t", topic or self.topic(suffix),
-                    "-m", payload], timeout=20)
-
-    def sub(self, suffix, count=1, wait=10, **kw):
-        """Start mosquitto_sub; returns the process (read .communicate())."""
-        return subprocess.Popen(["mosquitto_sub", *self.args(**kw), "-q", "1", "-t", self.topic(suffix),
-                                 "-C", str(count), "-W", str(int(wait * SLOW))],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-    def rr(self, suffix, payload, response, wait=10):
-        """mosquitto_rr: subscribe to the response topic, publish, print the first answer."""
-        out = run(["mosquitto_rr", *self.args(), "-q", "1", "-t", self.topic(suffix), "-e", self.topic(response),
-                   "-m", json.dumps(payload), "-W", str(int(wait * SLOW))], timeout=wait + 10)
-        assert out.returncode == 0, out.stderr
-        return json.loads(out.stdout.strip().splitlines()[0])
-
-    def tls_socket(self):
-        ctx = ssl.create_default_context(cafile=self.ca)
-        ctx.load_cert_chain(self.cert, self.key)
-        raw = socket.create_connection(("127.0.0.1", app.mqtt_port), timeout=5 * SLOW)
-        return ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+def Terminal(name, uid, device_id, key_pem, cert_pem, ca_pem):
+    return _Terminal(app, os.path.join(work, name), uid, device_id, key_pem, cert_pem, ca_pem)
 
 
 def ok(status_doc, expect=200):

@@ -517,8 +517,10 @@ def test_every_operation_succeeds_as_documented():
         c("DELETE", path, want=204)
 
     # Tenants, admins, tokens, allow-list.
-    c("POST", "/api/v1/tenants", {"slug": "acme", "name": "Acme"}, 201)
+    _, _, acme = c("POST", "/api/v1/tenants", {"slug": "acme", "name": "Acme"}, 201)
     c("GET", "/api/v1/tenants")
+    c("PATCH", "/api/v1/tenants/%d" % acme["id"], {"legal_hold": True})
+    c("PATCH", "/api/v1/tenants/%d" % acme["id"], {"name": "Acme Corp", "legal_hold": False})
     _, _, adm = c("POST", "/api/v1/admins", {"username": "op.one", "role": "operator",
                                              "password": "Op-Passw0rd!", "tenant_id": 1}, 201)
     ap = "/api/v1/admins/%d" % adm["id"]
