@@ -3,6 +3,7 @@
 #include "log.h"
 #include "migrate.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,11 +12,46 @@ static char *path, *ks_path;
 static long long busy_ms;
 static _Thread_local sqlite3 *conn;
 
-#define STMT_CACHE 96
-static _Thread_local struct {
+/* Prepared statements of this thread, by the address of their SQL text (a
+ * string literal at each call site): an open-addressing table that grows
+ * and never evicts, because an evicted statement may still be stepping in
+ * a caller up the stack. The number of call sites bounds its size. */
+struct stmt_slot {
 	const char *sql;
 	sqlite3_stmt *st;
-} stmts[STMT_CACHE];
+};
+static _Thread_local struct stmt_slot *stmts;
+static _Thread_local size_t stmts_cap, stmts_used;
+
+static size_t slot_of(const char *sql, size_t cap)
+{
+	uintptr_t h = (uintptr_t)sql;
+
+	h ^= h >> 17;
+	h *= 0x9E3779B97F4A7C15ull;
+	return (size_t)(h >> 20) & (cap - 1);
+}
+
+/* Double the table (0 ok, -1 out of memory: the caller just does not cache). */
+static int stmts_grow(void)
+{
+	size_t cap = stmts_cap ? stmts_cap * 2 : 256;
+	struct stmt_slot *bigger = calloc(cap, sizeof *bigger);
+
+	if (!bigger)
+		return -1;
+	for (size_t i = 0; i < stmts_cap; i++)
+		if (stmts[i].sql) {
+			size_t j = slot_of(stmts[i].sql, cap);
+			while (bigger[j].sql)
+				j = (j + 1) & (cap - 1);
+			bigger[j] = stmts[i];
+		}
+	free(stmts);
+	stmts = bigger;
+	stmts_cap = cap;
+	return 0;
+}
 
 static int attach_keystore(sqlite3 *db)
 {
@@ -147,32 +183,26 @@ sqlite3 *db_get(void)
 sqlite3_stmt *db_stmt(const char *sql)
 {
 	sqlite3 *db = db_get();
-	int free_slot = -1;
+	sqlite3_stmt *st;
+	size_t i;
 
 	if (!db)
 		return NULL;
-	for (int i = 0; i < STMT_CACHE; i++) {
+	if ((stmts_used + 1) * 10 > stmts_cap * 7 && stmts_grow() < 0)
+		return NULL;
+	for (i = slot_of(sql, stmts_cap); stmts[i].sql; i = (i + 1) & (stmts_cap - 1))
 		if (stmts[i].sql == sql) {
 			sqlite3_reset(stmts[i].st);
 			sqlite3_clear_bindings(stmts[i].st);
 			return stmts[i].st;
 		}
-		if (!stmts[i].sql && free_slot < 0)
-			free_slot = i;
-	}
-	sqlite3_stmt *st;
 	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
 		log_err("db: cannot prepare \"%.80s\": %s", sql, sqlite3_errmsg(db));
 		return NULL;
 	}
-	if (free_slot < 0) {
-		/* Full: this one is not cached; the caller's reset/finalize pattern
-		 * still works because it is kept in the last slot in place of another. */
-		free_slot = STMT_CACHE - 1;
-		sqlite3_finalize(stmts[free_slot].st);
-	}
-	stmts[free_slot].sql = sql;
-	stmts[free_slot].st = st;
+	stmts[i].sql = sql;
+	stmts[i].st = st;
+	stmts_used++;
 	return st;
 }
 
@@ -200,12 +230,12 @@ void db_rollback(void)
 
 void db_thread_done(void)
 {
-	for (int i = 0; i < STMT_CACHE; i++) {
+	for (size_t i = 0; i < stmts_cap; i++)
 		if (stmts[i].st)
 			sqlite3_finalize(stmts[i].st);
-		stmts[i].sql = NULL;
-		stmts[i].st = NULL;
-	}
+	free(stmts);
+	stmts = NULL;
+	stmts_cap = stmts_used = 0;
 	if (conn) {
 		sqlite3_close_v2(conn);
 		conn = NULL;

@@ -20,12 +20,14 @@ static const struct pfield {
 	int indexed;
 	enum vault_index_kind kind;
 	const char *idx_col;
+	const char *update; /* a literal per field: db_stmt caches it */
 } pfields[] = {
-	{"name", 200, 0, VI_TEXT, NULL},
-	{"email", 254, 1, VI_EMAIL, "email_idx"},
-	{"phone", 40, 0, VI_TEXT, NULL},
-	{"employee_no", 64, 1, VI_EMPLOYEE_NO, "employee_no_idx"},
-	{"notes", 2000, 0, VI_TEXT, NULL},
+	{"name", 200, 0, VI_TEXT, NULL, "UPDATE people SET name = ?1 WHERE id = ?3"},
+	{"email", 254, 1, VI_EMAIL, "email_idx", "UPDATE people SET email = ?1, email_idx = ?2 WHERE id = ?3"},
+	{"phone", 40, 0, VI_TEXT, NULL, "UPDATE people SET phone = ?1 WHERE id = ?3"},
+	{"employee_no", 64, 1, VI_EMPLOYEE_NO, "employee_no_idx",
+	 "UPDATE people SET employee_no = ?1, employee_no_idx = ?2 WHERE id = ?3"},
+	{"notes", 2000, 0, VI_TEXT, NULL, "UPDATE people SET notes = ?1 WHERE id = ?3"},
 };
 #define NPFIELDS (sizeof pfields / sizeof pfields[0])
 
@@ -100,7 +102,6 @@ void person_check(struct jv *v, int64_t tenant, const cJSON *body, int partial)
 /* Seal one field value (or clear it) into column col of person id. */
 static int store_field(int64_t tenant, int64_t id, const struct pfield *f, const cJSON *value)
 {
-	char sql[200];
 	sqlite3_stmt *st;
 	unsigned char *sealed = NULL, idx[VAULT_INDEX_BYTES];
 	size_t slen = 0;
@@ -116,11 +117,7 @@ static int store_field(int64_t tenant, int64_t id, const struct pfield *f, const
 			return -1;
 		}
 	}
-	if (f->indexed)
-		snprintf(sql, sizeof sql, "UPDATE people SET %s = ?1, %s = ?2 WHERE id = ?3", f->name, f->idx_col);
-	else
-		snprintf(sql, sizeof sql, "UPDATE people SET %s = ?1 WHERE id = ?3", f->name);
-	if (sqlite3_prepare_v2(db_get(), sql, -1, &st, NULL) != SQLITE_OK) {
+	if (!(st = db_stmt(f->update))) {
 		free(sealed);
 		return -1;
 	}
@@ -132,7 +129,7 @@ static int store_field(int64_t tenant, int64_t id, const struct pfield *f, const
 		sqlite3_bind_blob(st, 2, idx, sizeof idx, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 3, id);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
