@@ -6,6 +6,10 @@
 const struct job_def job_defs[] = {
 	{"audit-verify", "cron 30 4 * * *", "jobs.audit_verify", job_audit_verify,
 	 "Check the whole audit chain and its signatures"},
+	{"backup-full", "cron 0 2 * * 0", "jobs.backup_full", job_backup_full,
+	 "Full backup: database and key store, compressed, encrypted, verified"},
+	{"backup-events", "cron 0 1 * * *", "jobs.backup_events", job_backup_events,
+	 "Daily backup of events, audit log, alerts, job runs and the key store"},
 };
 
 const size_t job_defs_count = sizeof job_defs / sizeof job_defs[0];
