@@ -47,8 +47,14 @@ static sqlite3 *open_reader(const char *events_path, char *err, size_t errlen)
 	int rc = exec(r, q, err, errlen);
 	sqlite3_free(q);
 	if (rc == 0 && events_path) {
+		/* ATTACH takes the flags of the main file: no creating there. */
+		sqlite3 *make = NULL;
+		if (sqlite3_open_v2(events_path, &make, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
+			rc = -1, snprintf(err, errlen, "cannot create %s", events_path);
+		sqlite3_close(make);
 		q = sqlite3_mprintf("ATTACH DATABASE %Q AS ev", events_path);
-		rc = exec(r, q, err, errlen);
+		if (rc == 0)
+			rc = exec(r, q, err, errlen);
 		sqlite3_free(q);
 		snprintf(sql, sizeof sql, "PRAGMA ev.journal_mode = OFF; PRAGMA ev.synchronous = OFF");
 		if (rc == 0)
