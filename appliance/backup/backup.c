@@ -648,6 +648,11 @@ static int scan_dir(const char *dir, const char *id, struct backup_entry **list,
 		b->created_at = created;
 		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
 		quick_check(path, b);
+		/* The name is what prunes and lists by: it must tell the truth. */
+		if (b->ok && (b->created_at != created || b->kind != kind)) {
+			b->ok = 0;
+			snprintf(b->problem, sizeof b->problem, "its name does not match its header (renamed?)");
+		}
 		b->erased_since = vault_erasures_since(b->created_at);
 	}
 	closedir(d);

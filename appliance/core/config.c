@@ -133,7 +133,7 @@ const struct config_desc config_table[CFG__COUNT] = {
 		"A missing or full one makes the backup job fail with an alert. Under the\n"
 		"packaged systemd unit, allow writing there: systemctl edit gatehouse,\n"
 		"ReadWritePaths=/mnt/backup."},
-	[CFG_BACKUP_RETENTION] = {"backup.retention", CT_DURATION, "180d", 1 * DAY, 3650 * DAY, NULL,
+	[CFG_BACKUP_RETENTION] = {"backup.retention", CT_DURATION, "180d", 1 * SEC, 3650 * DAY, NULL,
 		"Backups older than this are deleted after each backup, in every\n"
 		"destination; the newest complete backup of each kind is always kept."},
 	[CFG_BACKUP_COMPRESSION_LEVEL] = {"backup.compression_level", CT_INT, "1", 1, 9, NULL,
