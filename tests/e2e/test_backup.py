@@ -276,8 +276,8 @@ def test_recovery_key_alone_restores_every_row_on_a_fresh_state_dir():
     for db in ("gatehouse.db", "keys/keystore.db"):
         tables = [t for (t,) in rows(os.path.join(ref, db), "SELECT name FROM sqlite_master WHERE type = 'table'")]
         for t in tables:
-            a = rows(os.path.join(target, db), 'SELECT * FROM "%s" ORDER BY rowid' % t)
-            b = rows(os.path.join(ref, db), 'SELECT * FROM "%s" ORDER BY rowid' % t)
+            a = sorted(rows(os.path.join(target, db), 'SELECT * FROM "%s"' % t), key=repr)
+            b = sorted(rows(os.path.join(ref, db), 'SELECT * FROM "%s"' % t), key=repr)
             if t == "tenant_keys":  # re-wrapped under the new master key: same keys, new wrapping
                 a = [r[:5] + r[6:] for r in a]
                 b = [r[:5] + r[6:] for r in b]
