@@ -396,6 +396,7 @@ struct reader {
 	const struct bfile_sink *sink;
 	crypto_secretstream_xchacha20poly1305_state st;
 	unsigned char *plain, *cipher, *out;
+	uint64_t cap;      /* bytes of plain and cipher */
 	uint64_t pos;
 	int first;
 	/* the database being read */
@@ -429,6 +430,18 @@ static int next_record(struct reader *r, const unsigned char *raw, size_t *n, un
 		seterr(r->err, r->errlen, "record at byte %llu has an impossible length (%llu)",
 		       (unsigned long long)(r->pos - 4), (unsigned long long)len);
 		return -1;
+	}
+	/* Buffers grow to the records met (bounded above), not to the maximum. */
+	if (len > r->cap) {
+		unsigned char *c = realloc(r->cipher, len), *p = c ? realloc(r->plain, len) : NULL;
+		if (c)
+			r->cipher = c;
+		if (!c || !p) {
+			seterr(r->err, r->errlen, "out of memory");
+			return -1;
+		}
+		r->plain = p;
+		r->cap = len;
 	}
 	rc = read_full(r->in, r->cipher, (size_t)len, &r->pos);
 	if (rc != 1) {
@@ -669,8 +682,9 @@ int bfile_read_stream(const struct bfile_in *in, const unsigned char raw[BFILE_H
 	int rc = -1, final = 0;
 
 	counts->n = 0;
-	r.plain = malloc(CIPHER_CAP);
-	r.cipher = malloc(CIPHER_CAP);
+	r.cap = 64 * 1024;
+	r.plain = malloc(r.cap);
+	r.cipher = malloc(r.cap);
 	r.out = malloc(INFLATE_CHUNK);
 	if (!r.plain || !r.cipher || !r.out) {
 		seterr(err, errlen, "out of memory");
@@ -705,7 +719,7 @@ out:
 	if (r.in_db)
 		inflateEnd(&r.z);
 	if (r.plain) {
-		sodium_memzero(r.plain, CIPHER_CAP);
+		sodium_memzero(r.plain, r.cap);
 		free(r.plain);
 	}
 	free(r.cipher);
