@@ -234,7 +234,7 @@ static int backup_list_cmd(void)
 	for (size_t i = 0; i < n; i++) {
 		when(list[i].created_at, t);
 		printf("%-20s %-6s %12llu %14lld %-8s %s/%s%s%s\n", t, bfile_kind_name(list[i].kind),
-		       (unsigned long long)list[i].size, list[i].erased_since, list[i].ok ? "ok" : "DAMAGED",
+		       (unsigned long long)list[i].size, list[i].erased_since, list[i].ok ? "ok" : "NOT OK",
 		       list[i].dir, list[i].name, list[i].ok ? "" : ": ", list[i].ok ? "" : list[i].problem);
 	}
 	free(list);

@@ -389,7 +389,7 @@ def test_pruning_keeps_the_newest_complete_backup_however_old():
         with open(path, "r+b") as f:
             f.truncate(os.path.getsize(path) - 10)
         out = gh("backup", "list", state=a.state)
-        assert "DAMAGED" in out.stdout and "cut short" in out.stdout, out.stdout
+        assert "NOT OK" in out.stdout and "cut short" in out.stdout, out.stdout
         time.sleep(2.1)
         out = gatehouse("backup", "run", "--kind", "events", "--state-dir", a.state, "--set", "backup.retention=2s")
         assert out.returncode == 0, out.stderr
