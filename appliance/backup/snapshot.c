@@ -271,12 +271,14 @@ int snapshot_take(int kind, const char *workdir, const struct snapshot_hooks *ho
 	sqlite3 *r;
 	int rc;
 
+	const char *names[2] = {kind == BFILE_FULL ? "gatehouse.db" : "events.db", "keystore.db"};
+
 	memset(s, 0, sizeof *s);
 	s->ndb = 2;
-	snprintf(s->name[0], sizeof s->name[0], "%s", kind == BFILE_FULL ? "gatehouse.db" : "events.db");
-	snprintf(s->name[1], sizeof s->name[1], "keystore.db");
-	for (int i = 0; i < 2; i++)
-		snprintf(s->path[i], sizeof s->path[i], "%s/%s", workdir, s->name[i]);
+	for (int i = 0; i < 2; i++) {
+		snprintf(s->name[i], sizeof s->name[i], "%s", names[i]);
+		snprintf(s->path[i], sizeof s->path[i], "%s/%s", workdir, names[i]);
+	}
 	r = open_reader(kind == BFILE_EVENTS ? s->path[0] : NULL, err, errlen);
 	if (!r)
 		return -1;

@@ -390,8 +390,8 @@ def test_pruning_keeps_the_newest_complete_backup_however_old():
             f.truncate(os.path.getsize(path) - 10)
         out = gh("backup", "list", state=a.state)
         assert "NOT OK" in out.stdout and "cut short" in out.stdout, out.stdout
-        time.sleep(2.1)
-        out = gatehouse("backup", "run", "--kind", "events", "--state-dir", a.state, "--set", "backup.retention=2s")
+        time.sleep(2.5)
+        out = gatehouse("backup", "run", "--kind", "events", "--state-dir", a.state, "--set", "backup.retention=1s")
         assert out.returncode == 0, out.stderr
         left = backup_files(a.state)
         assert older in left and newer not in left, left
