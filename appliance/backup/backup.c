@@ -418,11 +418,14 @@ int backup_file_key(const struct bfile_header *h, const unsigned char raw[BFILE_
 }
 
 /* Databases of a backup into files of a directory. */
+struct stopper;
+
 struct xsink {
 	char dir[4096];
 	char path[4200];
 	int fd, sync;
 	char err[300];
+	const struct stopper *stopper;
 };
 
 static int xs_begin(void *arg, const char *name, uint64_t size)
@@ -490,12 +493,25 @@ static int compare_counts(const struct bfile_counts *want, const struct bfile_co
 	return 0;
 }
 
+struct stopper {
+	int (*stop)(void *arg);
+	void *arg;
+};
+
+static int xs_stop(void *arg)
+{
+	struct xsink *x = arg;
+	const struct stopper *s = x->stopper;
+
+	return s && s->stop && s->stop(s->arg);
+}
+
 static int extract(const char *path, const struct vault_unlock *unlock, const char *dir, int sync,
-		   struct backup_check *c, char *err, size_t errlen)
+		   const struct stopper *stop, struct backup_check *c, char *err, size_t errlen)
 {
 	unsigned char raw[BFILE_HEADER_BYTES], *key = sodium_malloc(32);
-	struct xsink x = {.fd = -1, .sync = sync};
-	struct bfile_sink sink = {xs_begin, xs_data, xs_end, NULL, &x, x.err, sizeof x.err};
+	struct xsink x = {.fd = -1, .sync = sync, .stopper = stop};
+	struct bfile_sink sink = {xs_begin, xs_data, xs_end, xs_stop, &x, x.err, sizeof x.err};
 	struct bfile_counts *got = malloc(sizeof *got);
 	struct stat st;
 	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
@@ -542,7 +558,7 @@ out:
 int backup_extract(const char *path, const struct vault_unlock *unlock, const char *dir, struct backup_check *c,
 		   char *err, size_t errlen)
 {
-	return extract(path, unlock, dir, 1, c, err, errlen);
+	return extract(path, unlock, dir, 1, NULL, c, err, errlen);
 }
 
 int backup_verify(const char *path, const struct backup_open *o, struct backup_check *c, char *err, size_t errlen)
@@ -559,7 +575,9 @@ int backup_verify(const char *path, const struct backup_open *o, struct backup_c
 			backup_rmdir(work);
 		return -1;
 	}
-	rc = extract(path, o ? o->unlock : NULL, sub, 0, c, err, errlen);
+	struct stopper st = {o ? o->stop : NULL, o ? o->arg : NULL};
+
+	rc = extract(path, o ? o->unlock : NULL, sub, 0, &st, c, err, errlen);
 	backup_rmdir(sub);
 	if (own)
 		backup_rmdir(work);
@@ -834,7 +852,7 @@ static int make_primary(int kind, const char *dir, const char *id, int64_t creat
 	char work[4200], partial[4400];
 	struct snapshot *s = malloc(sizeof *s);
 	struct snapshot_hooks sh = {snapshot_stop, (void *)hk};
-	struct backup_open o = {NULL, work};
+	struct backup_open o = {NULL, work, snapshot_stop, (void *)hk};
 	struct backup_check *c = malloc(sizeof *c);
 	struct fout fo = {.fd = -1};
 	long long t0 = now_ms();
@@ -882,6 +900,10 @@ static int make_primary(int kind, const char *dir, const char *id, int64_t creat
 	t0 = now_ms();
 	if (backup_verify(partial, &o, c, err, errlen) < 0) {
 		char why[400];
+		if (stopped(hk)) {
+			rc = 1;
+			goto clean;
+		}
 		snprintf(why, sizeof why, "verification failed: %s", err);
 		snprintf(err, errlen, "%s", why);
 		goto clean;

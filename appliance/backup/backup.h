@@ -76,6 +76,8 @@ int backup_find(const char *name, char *path, size_t len);
 struct backup_open {
 	const struct vault_unlock *unlock; /* NULL: the loaded master key */
 	const char *workdir;               /* NULL: a new one under STATE/backups/.work */
+	int (*stop)(void *arg);            /* optional: give up (shutdown) */
+	void *arg;
 };
 
 struct backup_check {

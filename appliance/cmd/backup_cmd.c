@@ -260,7 +260,7 @@ static int backup_verify_cmd(const struct opts *o)
 {
 	char path[4400], err[600], work[4200];
 	struct backup_check *c = malloc(sizeof *c);
-	struct backup_open bo = {NULL, NULL};
+	struct backup_open bo = {NULL, NULL, NULL, NULL};
 	struct keys k = {0};
 	int store = has_store(cfg_str(CFG_STATE_DIR)), rc = 1;
 

@@ -342,6 +342,31 @@ def test_kill_9_half_way_leaves_nothing_that_counts():
         a.cleanup()
 
 
+def test_shutdown_during_a_backup_stops_it_cleanly():
+    a = Appliance().start()
+    try:
+        bootstrap_admin(a)
+        a.stop()
+        add_ballast(a.state, 200)
+        a.start()
+        s = Session(a, "admin", ADMIN_PASSWORD)
+        assert s.login()[0] == 200
+        ok(s.call("POST", "/api/v1/jobs/backup-full/run"), 202)
+        d = backups_dir(a.state)
+        deadline = time.time() + 60 * SLOW
+        while time.time() < deadline and not [f for f in os.listdir(d) if f.startswith(".partial-")]:
+            time.sleep(0.01)
+        t0 = time.time()
+        assert a.stop() == 0, a.log()[-2000:]
+        assert time.time() - t0 < 20 * SLOW
+        assert a.find_line("waiting for backup-full to reach a safe point"), a.log()[-2000:]
+        assert rows(a.db(), "SELECT status FROM job_runs WHERE name = 'backup-full'") == [("interrupted",)]
+        assert os.listdir(d) == [".work"] and os.listdir(os.path.join(d, ".work")) == []
+        assert rows(a.db(), "SELECT count(*) FROM alerts WHERE kind LIKE '%failed'")[0][0] == 0
+    finally:
+        a.cleanup()
+
+
 def test_full_and_missing_destinations_fail_with_an_alert_and_the_service_stays_up():
     full = os.path.join(work, "tiny-usb")
     missing = os.path.join(work, "not-mounted", "backup")
