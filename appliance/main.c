@@ -19,6 +19,18 @@ static const char usage[] =
 	"                          new data key version; re-key in batches, online\n"
 	"  keys rewrap-master --old FILE --new FILE\n"
 	"                          move to a new master key (fields are not re-sealed)\n"
+	"  keys recovery-export [--out FILE]\n"
+	"                          hand out the recovery key once (print it, keep it offline)\n"
+	"  backup run [--kind full|events]\n"
+	"                          make a backup now, here (audited; refused if one is running)\n"
+	"  backup list             backups in every destination, checked\n"
+	"  backup verify FILE|NAME [--master-key FILE | --recovery-key FILE]\n"
+	"                          decrypt, inflate and check a backup completely\n"
+	"  restore FILE --to DIR [--master-key FILE | --recovery-key FILE]\n"
+	"          [--erasures-from FILE|STATE_DIR ...]\n"
+	"                          a full backup into a new state directory\n"
+	"  restore EVENTS_FILE --into DIR [--master-key FILE | --recovery-key FILE]\n"
+	"                          merge an events backup into a restored state directory\n"
 	"  audit verify [--public-key FILE]\n"
 	"                          check the audit chain and its signatures\n"
 	"  audit public-key        print the audit public key (keep a copy offline)\n"
@@ -55,6 +67,8 @@ static const struct command commands[] = {
 	{"jobs", cmd_jobs},
 	{"allowlist", cmd_allowlist},
 	{"audit", cmd_audit},
+	{"backup", cmd_backup},
+	{"restore", cmd_restore},
 };
 
 int main(int argc, char **argv)

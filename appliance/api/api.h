@@ -104,6 +104,11 @@ void api_jobs_list(struct http_req *req);
 void api_jobs_runs(struct http_req *req);
 void api_jobs_run(struct http_req *req);
 
+/* backups.c */
+void api_backups_list(struct http_req *req);
+void api_backups_download(struct http_req *req);
+void api_backups_verify(struct http_req *req);
+
 /* openapi.c */
 void api_openapi(struct http_req *req);
 

@@ -49,5 +49,7 @@ int cmd_admin(struct cmd_env *env);
 int cmd_routes(struct cmd_env *env);
 int cmd_audit(struct cmd_env *env);
 int cmd_devsim(struct cmd_env *env);
+int cmd_backup(struct cmd_env *env);
+int cmd_restore(struct cmd_env *env);
 
 #endif

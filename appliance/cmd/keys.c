@@ -9,6 +9,8 @@
 #include "core/masterkey.h"
 #include "core/state.h"
 #include "core/vault.h"
+#include "core/vault_escrow.h"
+#include "domain/audit.h"
 #include "core/vault_rotate.h"
 
 #include <sodium.h>
@@ -16,11 +18,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 static const char keys_usage[] =
 	"usage: gatehouse keys status\n"
 	"       gatehouse keys rotate [--tenant SLUG|ID] [--batch N]\n"
-	"       gatehouse keys rewrap-master --old FILE --new FILE\n";
+	"       gatehouse keys rewrap-master --old FILE --new FILE\n"
+	"       gatehouse keys recovery-export [--out FILE]\n";
 
 /* The scope's name for people: "appliance" or the tenant's slug. */
 static void scope_name(int64_t id, char *out, size_t len)
@@ -67,6 +73,109 @@ static void print_status_line(const struct vault_rotation_status *s)
 	       s->person_keys, s->person_keys_pending, s->fields_pending, s->retired_versions);
 }
 
+static void when(long long t, char out[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* The recovery key: fingerprint, and whether it was handed out. */
+static void print_recovery(void)
+{
+	struct vault_recovery_status r;
+	char made[32], out[32];
+
+	if (vault_recovery_status(state_dir(), &r) < 0 || !r.present) {
+		printf("recovery:   NONE: backups cannot be restored without this appliance's master key\n");
+		return;
+	}
+	when(r.created_at, made);
+	if (r.exported_at) {
+		when(r.exported_at, out);
+		printf("recovery:   key %s, made %s, exported %s%s\n", r.fingerprint, made, out,
+		       r.secret_on_disk ? " (WARNING: its secret is still in keys/recovery.key)" : "");
+	} else {
+		printf("recovery:   key %s, made %s, NOT EXPORTED: run 'gatehouse keys recovery-export' and keep it "
+		       "offline (until then its secret is in %s/%s)\n", r.fingerprint, made, state_dir(), VAULT_RECOVERY_FILE);
+	}
+	if (r.escrow_missing > 0)
+		printf("recovery:   WARNING: %lld tenant keys have no escrow copy yet\n", r.escrow_missing);
+}
+
+static int write_new_file(const char *path, const char *text, size_t len, char *err, size_t errlen)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	size_t off = 0;
+
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot create %s: %s%s", path, strerror(errno),
+			 errno == EEXIST ? " (it is never overwritten)" : "");
+		return -1;
+	}
+	while (off < len) {
+		ssize_t n = write(fd, text + off, len - off);
+		if (n <= 0) {
+			snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+			close(fd);
+			unlink(path);
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	if (fsync(fd) < 0 || close(fd) < 0) {
+		snprintf(err, errlen, "cannot sync %s: %s", path, strerror(errno));
+		unlink(path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Hand the recovery key out once: to FILE (new, 0600) or standard output;
+ * only when that worked is it deleted from the appliance. */
+static int keys_recovery_export(const char *out)
+{
+	struct vault_recovery_status r;
+	char err[600], actor[80];
+	char *text = NULL;
+	size_t len = 0;
+	int rc = 1;
+
+	if (vault_recovery_text(state_dir(), &text, &len, err, sizeof err) < 0) {
+		fprintf(stderr, "gatehouse keys recovery-export: %s\n", err);
+		return 1;
+	}
+	if (out) {
+		if (write_new_file(out, text, len, err, sizeof err) < 0) {
+			fprintf(stderr, "gatehouse keys recovery-export: %s\n", err);
+			goto done;
+		}
+	} else if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0) {
+		fprintf(stderr, "gatehouse keys recovery-export: cannot write to standard output\n");
+		goto done;
+	}
+	if (vault_recovery_mark_exported(state_dir(), err, sizeof err) < 0) {
+		fprintf(stderr, "gatehouse keys recovery-export: %s\n", err);
+		goto done;
+	}
+	vault_recovery_status(state_dir(), &r);
+	cmd_cli_actor(actor, sizeof actor);
+	cJSON *d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "fingerprint", r.fingerprint);
+	cJSON_AddStringToObject(d, "to", out ? out : "standard output");
+	struct audit_event ev = {0, "system", actor, "cli", "keys.recovery_export", "recovery-key", "ok", d, NULL, 0};
+	audit_append(&ev);
+	cJSON_Delete(d);
+	fprintf(stderr, "the recovery key %s was %s and deleted from this appliance: print it or keep it offline; "
+		"it is not shown again\n", r.fingerprint, out ? "written to the file" : "printed");
+	rc = 0;
+done:
+	vault_free(text, len);
+	return rc;
+}
+
 static int keys_status(void)
 {
 	char master[4200];
@@ -78,6 +187,7 @@ static int keys_status(void)
 	       getenv("CREDENTIALS_DIRECTORY") && strstr(master, getenv("CREDENTIALS_DIRECTORY")) == master
 		       ? " (systemd credential)" : "");
 	printf("key store:  %s/keys/keystore.db\n", state_dir());
+	print_recovery();
 	for (int i = 0; i < n; i++) {
 		struct vault_rotation_status s;
 		if (vault_rotation_status(ids[i], &s) == 0)
@@ -292,6 +402,11 @@ int cmd_keys(struct cmd_env *env)
 	} else if (strcmp(what, "rewrap-master") == 0) {
 		if (parse_rewrap(env, &wo) < 0)
 			return 2;
+	} else if (strcmp(what, "recovery-export") == 0) {
+		if (!(env->argc == 1 || (env->argc == 3 && strcmp(env->argv[1], "--out") == 0))) {
+			fprintf(stderr, "%s", keys_usage);
+			return 2;
+		}
 	} else {
 		fprintf(stderr, "%s", keys_usage);
 		return 2;
@@ -302,6 +417,8 @@ int cmd_keys(struct cmd_env *env)
 		rc = keys_status();
 	else if (strcmp(what, "rotate") == 0)
 		rc = keys_rotate(&ro);
+	else if (strcmp(what, "recovery-export") == 0)
+		rc = keys_recovery_export(env->argc == 3 ? env->argv[2] : NULL);
 	else
 		rc = keys_rewrap_master(&wo);
 	cmd_close_store();

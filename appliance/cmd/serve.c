@@ -1,6 +1,7 @@
 /* gatehouse serve: run the appliance until SIGTERM or SIGINT. */
 #include "cmd.h"
 
+#include "backup/restore.h"
 #include "core/db.h"
 #include "core/log.h"
 #include "core/sdnotify.h"
@@ -214,6 +215,7 @@ int cmd_serve(struct cmd_env *env)
 		cmd_close_store();
 		return 1;
 	}
+	restore_note_flush();
 
 	web = (struct server_settings){
 		.listen = cfg_str(CFG_WEB_LISTEN),

@@ -135,6 +135,25 @@ const struct config_desc config_table[CFG__COUNT] = {
 	[CFG_RETENTION_BATCH] = {"retention.batch", CT_INT, "2000", 10, 100000, NULL,
 		"Rows deleted per transaction: small enough that the appliance stays\n"
 		"responsive while the retention job runs."},
+	[CFG_JOBS_BACKUP_FULL] = {"jobs.backup_full", CT_SCHEDULE, "cron 0 2 * * 0", 0, 0, NULL,
+		"When the backup-full job writes a full backup (the database and its key\n"
+		"store, compressed and encrypted, verified before it counts). Default:\n"
+		"Sundays at 02:00."},
+	[CFG_JOBS_BACKUP_EVENTS] = {"jobs.backup_events", CT_SCHEDULE, "cron 0 1 * * *", 0, 0, NULL,
+		"When the backup-events job writes the smaller daily backup (events, audit\n"
+		"log, alerts, job runs and the key store), restored on top of a full one."},
+	[CFG_BACKUP_DESTINATIONS] = {"backup.destinations", CT_STRING, "", 0, 0, NULL,
+		"Extra directories that receive a copy of every backup besides\n"
+		"STATE/backups, comma-separated absolute paths (a mounted USB disk, a NAS).\n"
+		"A missing or full one makes the backup job fail with an alert. Under the\n"
+		"packaged systemd unit, allow writing there: systemctl edit gatehouse,\n"
+		"ReadWritePaths=/mnt/backup."},
+	[CFG_BACKUP_RETENTION] = {"backup.retention", CT_DURATION, "180d", 1 * SEC, 3650 * DAY, NULL,
+		"Backups older than this are deleted after each backup, in every\n"
+		"destination; the newest complete backup of each kind is always kept."},
+	[CFG_BACKUP_COMPRESSION_LEVEL] = {"backup.compression_level", CT_INT, "1", 1, 9, NULL,
+		"zlib level for backups: 1 is fastest; higher levels gain little, as most\n"
+		"of the database is sealed (encrypted) data that does not compress."},
 };
 
 struct config *config_global;

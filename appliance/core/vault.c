@@ -3,6 +3,7 @@
 #include "db.h"
 #include "log.h"
 #include "masterkey.h"
+#include "vault_escrow.h"
 #include "vault_internal.h"
 
 #include <pthread.h>
@@ -129,6 +130,41 @@ static void tenant_key_ad(struct adbuf *a, int64_t tenant, const char *purpose, 
 	ad_u64(a, (uint64_t)tenant);
 	ad_str(a, purpose);
 	ad_u64(a, (uint64_t)version);
+}
+
+size_t vault_tenant_key_ad(int64_t tenant, const char *purpose, int64_t version, unsigned char *out,
+			   size_t cap)
+{
+	struct adbuf a;
+
+	tenant_key_ad(&a, tenant, purpose, version);
+	if (a.n > cap)
+		return 0;
+	memcpy(out, a.b, a.n);
+	return a.n;
+}
+
+int vault_master_copy(unsigned char out[32])
+{
+	const unsigned char *mk = master_use();
+
+	if (!mk)
+		return VAULT_E_MASTER;
+	memcpy(out, mk, KEY_BYTES);
+	master_done();
+	return VAULT_OK;
+}
+
+int vault_master_kdf(uint64_t id, const char ctx[8], unsigned char out[32])
+{
+	const unsigned char *mk = master_use();
+	int rc;
+
+	if (!mk)
+		return VAULT_E_MASTER;
+	rc = crypto_kdf_derive_from_key(out, 32, id, ctx, mk);
+	master_done();
+	return rc == 0 ? VAULT_OK : VAULT_E_MASTER;
 }
 
 static void person_key_ad(struct adbuf *a, int64_t tenant, int64_t person, int64_t tenant_key_id)
@@ -691,6 +727,10 @@ int vault_person_key_shred(int64_t tenant, int64_t person)
 		rc = VAULT_OK;
 	}
 	sqlite3_reset(st);
+	/* The erasure ledger, in the same transaction as the shredding: a
+	 * restore of an older backup replays it (docs/backup.md). */
+	if (rc == VAULT_OK && vault_erasure_record(tenant, person, (int64_t)time(NULL)) < 0)
+		rc = VAULT_E_DB;
 	return rc;
 }
 
@@ -890,13 +930,21 @@ int vault_create_tenant_key(int64_t tenant, const char *purpose, int64_t version
 	sqlite3_stmt *st;
 	int rc;
 
+	unsigned char escrow[VAULT_ESCROW_BYTES];
+	int escrowed;
+
 	crypto_aead_xchacha20poly1305_ietf_keygen(key);
 	rc = vault_master_wrap(tenant, purpose, version, key, wrapped);
+	/* The second wrap, for the recovery key (none yet at the very first
+	 * start: vault_escrow_start adds it a moment later). */
+	escrowed = rc == VAULT_OK ? vault_escrow_seal(tenant, purpose, version, key, escrow) : 0;
 	sodium_memzero(key, sizeof key);
 	if (rc != VAULT_OK)
 		return rc;
-	st = db_stmt("INSERT INTO ks.tenant_keys (tenant_id, purpose, version, state, wrapped, created_at) "
-		     "VALUES (?, ?, ?, 'active', ?, ?)");
+	if (escrowed < 0)
+		return VAULT_E_DB;
+	st = db_stmt("INSERT INTO ks.tenant_keys (tenant_id, purpose, version, state, wrapped, created_at, "
+		     "recovery_wrapped) VALUES (?, ?, ?, 'active', ?, ?, ?)");
 	if (!st)
 		return VAULT_E_DB;
 	sqlite3_bind_int64(st, 1, tenant);
@@ -904,6 +952,8 @@ int vault_create_tenant_key(int64_t tenant, const char *purpose, int64_t version
 	sqlite3_bind_int64(st, 3, version);
 	sqlite3_bind_blob(st, 4, wrapped, sizeof wrapped, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)time(NULL));
+	if (escrowed)
+		sqlite3_bind_blob(st, 6, escrow, sizeof escrow, SQLITE_TRANSIENT);
 	rc = sqlite3_step(st) == SQLITE_DONE ? VAULT_OK : VAULT_E_DB;
 	if (rc == VAULT_OK && id)
 		*id = sqlite3_last_insert_rowid(db_get());
@@ -975,6 +1025,42 @@ int vault_master_check(void)
 		if (rc != VAULT_E_MASTER || attempt > 0 || master_reload() < 0)
 			break;
 	}
+	return rc;
+}
+
+int vault_master_check_on(sqlite3 *db, const char *schema, const unsigned char *mk)
+{
+	char sql[128];
+	sqlite3_stmt *st;
+	unsigned char zero[KEY_BYTES];
+	int rc = VAULT_E_MASTER;
+
+	snprintf(sql, sizeof sql, "SELECT value FROM \"%s\".vault_meta WHERE key = 'master_check'", schema);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return VAULT_E_DB;
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    vault_unwrap(mk, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0),
+			 (const unsigned char *)check_ad, sizeof check_ad, zero) == 0)
+		rc = VAULT_OK;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int vault_master_check_write_on(sqlite3 *db, const char *schema, const unsigned char *mk)
+{
+	unsigned char zero[KEY_BYTES] = {0}, wrapped[VAULT_WRAPPED_BYTES];
+	char sql[160];
+	sqlite3_stmt *st;
+	int rc;
+
+	vault_wrap(mk, zero, (const unsigned char *)check_ad, sizeof check_ad, wrapped);
+	snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO \"%s\".vault_meta (key, value) VALUES ('master_check', ?)",
+		 schema);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return VAULT_E_DB;
+	sqlite3_bind_blob(st, 1, wrapped, sizeof wrapped, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st) == SQLITE_DONE ? VAULT_OK : VAULT_E_DB;
+	sqlite3_finalize(st);
 	return rc;
 }
 
@@ -1108,15 +1194,16 @@ int vault_open(const char *state_dir, char *err, size_t errlen)
 	sodium_memzero(key, sizeof key);
 	sodium_mprotect_noaccess(master);
 
-	if (checks == 0)
-		return initialise(err, errlen);
-	if (vault_master_check() != VAULT_OK) {
+	if (checks == 0) {
+		if (initialise(err, errlen) < 0)
+			return -1;
+	} else if (vault_master_check() != VAULT_OK) {
 		snprintf(err, errlen, "the master key %s does not match this database (wrong key file?)",
 			 master_file);
 		vault_close();
 		return -1;
 	}
-	return 0;
+	return vault_escrow_start(state_dir, err, errlen);
 }
 
 void vault_close(void)

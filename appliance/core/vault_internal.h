@@ -3,6 +3,7 @@
 #ifndef GH_VAULT_INTERNAL_H
 #define GH_VAULT_INTERNAL_H
 
+#include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,9 +35,20 @@ int vault_tenant_key_rewrap(const unsigned char *old_mk, const unsigned char *ne
 			    const char *purpose, int64_t version, const void *wrapped, size_t len,
 			    unsigned char out[VAULT_WRAPPED_BYTES]);
 
+/* A subkey of the loaded master key (crypto_kdf: id, 8-byte context). */
+int vault_master_kdf(uint64_t id, const char ctx[8], unsigned char out[32]);
+/* A copy of the loaded master key (into locked memory of the caller). */
+int vault_master_copy(unsigned char out[32]);
+/* The additional data that names a tenant key; returns its length. */
+size_t vault_tenant_key_ad(int64_t tenant, const char *purpose, int64_t version, unsigned char *out,
+			   size_t cap);
+
 /* The master key check value. */
 int vault_master_check(void);
 int vault_master_check_with(const unsigned char *mk);
 int vault_master_check_write(const unsigned char *mk);
+/* The same on any connection and schema (a restored key store). */
+int vault_master_check_write_on(sqlite3 *db, const char *schema, const unsigned char *mk);
+int vault_master_check_on(sqlite3 *db, const char *schema, const unsigned char *mk);
 
 #endif

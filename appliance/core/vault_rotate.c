@@ -128,7 +128,9 @@ int vault_purge_retired(int64_t tenant)
 		int used = archive_uses(tenant, ids[i]);
 		if (used != 0)
 			continue;
-		st = db_stmt("UPDATE ks.tenant_keys SET wrapped = NULL WHERE id = ? AND state = 'retired'");
+		/* The escrow copy goes too: a destroyed key must not survive in it. */
+		st = db_stmt("UPDATE ks.tenant_keys SET wrapped = NULL, recovery_wrapped = NULL "
+			     "WHERE id = ? AND state = 'retired'");
 		if (!st)
 			return -1;
 		sqlite3_bind_int64(st, 1, ids[i]);

@@ -6,5 +6,7 @@ struct job_run;
 
 int job_audit_verify(struct job_run *run);   /* audit_job.c */
 int job_retention(struct job_run *run);      /* retention.c */
+int job_backup_full(struct job_run *run);    /* backup_job.c */
+int job_backup_events(struct job_run *run);  /* backup_job.c */
 
 #endif

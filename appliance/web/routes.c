@@ -141,6 +141,12 @@ const struct route routes_table[] = {
 	{"GET", "/api/v1/jobs/{name}/runs", api_jobs_runs, API, SYS | AUD, 0, "A job's recent runs, newest first"},
 	{"POST", "/api/v1/jobs/{name}/run", api_jobs_run, API, SYS, 4096, "Start a job now"},
 
+	{"GET", "/api/v1/backups", api_backups_list, API, SYS, 0,
+	 "Backup files in every destination, each checked cheaply"},
+	{"GET", "/api/v1/backups/{name}", api_backups_download, API, SYS, 0, "Download a backup file"},
+	{"POST", "/api/v1/backups/{name}/verify", api_backups_verify, API, SYS, 0,
+	 "Verify a backup file completely, now"},
+
 	{"GET", "/api/v1/audit", api_audit_list, API, SYS | TADM | AUD, 0, "Read the audit log"},
 	{"GET", "/api/v1/audit/verify", api_audit_verify, API, SYS | AUD, 0,
 	 "Check the audit chain and its signatures"},

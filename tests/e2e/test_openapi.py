@@ -557,6 +557,23 @@ def test_every_operation_succeeds_as_documented():
     c("GET", "/api/v1/jobs")
     c("GET", "/api/v1/jobs/audit-verify/runs?limit=5")
 
+    # Backups: one made by hand, listed, downloaded, verified.
+    _, _, started = c("POST", "/api/v1/jobs/backup-full/run", want=202)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        _, _, runs = c("GET", "/api/v1/jobs/backup-full/runs?limit=1")
+        if runs["items"] and runs["items"][0]["id"] == started["run_id"] and runs["items"][0]["status"] != "running":
+            break
+        time.sleep(0.2)
+    assert runs["items"][0]["status"] == "ok", runs
+    _, _, backups = c("GET", "/api/v1/backups")
+    assert backups["items"] and backups["items"][0]["verified"], backups
+    name = backups["items"][0]["name"]
+    _, h, data = c("GET", "/api/v1/backups/" + name)
+    assert h["content-type"] == "application/octet-stream" and data[:8] == b"GHBACKUP"
+    _, _, result = c("POST", "/api/v1/backups/%s/verify" % name)
+    assert result["ok"] and result["kind"] == "full", result
+
     # The caller's own account: TOTP on and off, password change, logout.
     user = Session(app, "op.one", "Temp-Passw0rd!")
     status, body = user.login()
