@@ -247,6 +247,17 @@ static int parse_rotate(struct cmd_env *env, struct rotate_opts *o)
 	return 0;
 }
 
+/* Key changes are admin actions: audited like any other, actor cli:<user>. */
+static void audit_keys(int64_t scope, const char *action, const char *outcome, const cJSON *details)
+{
+	char actor[80], target[40];
+
+	cmd_cli_actor(actor, sizeof actor);
+	snprintf(target, sizeof target, scope ? "tenant:%lld" : "appliance", (long long)scope);
+	struct audit_event ev = {scope, "system", actor, "cli", action, target, outcome, details, NULL, 0};
+	audit_append(&ev);
+}
+
 static int rotate_one(int64_t id, int batch)
 {
 	struct rotate_progress p = {.person_keys = 0};
@@ -257,6 +268,7 @@ static int rotate_one(int64_t id, int batch)
 	scope_name(id, name, sizeof name);
 	if (vault_rotate_begin(id, &resumed, err, sizeof err) < 0) {
 		fprintf(stderr, "gatehouse keys rotate: %s: %s\n", name, err);
+		audit_keys(id, "keys.rotate", "failed", NULL);
 		return 1;
 	}
 	printf("%s: %s\n", name, resumed ? "resuming the rotation in progress" : "new data key created");
@@ -264,9 +276,17 @@ static int rotate_one(int64_t id, int batch)
 	clock_gettime(CLOCK_MONOTONIC, &p.last);
 	if (vault_rotate_run(id, batch, progress, &p, err, sizeof err) < 0) {
 		fprintf(stderr, "gatehouse keys rotate: %s: %s\n", name, err);
+		audit_keys(id, "keys.rotate", "failed", NULL);
 		return 1;
 	}
 	vault_rotation_status(id, &s);
+	cJSON *d = cJSON_CreateObject();
+	cJSON_AddNumberToObject(d, "version", (double)s.active_version);
+	cJSON_AddNumberToObject(d, "person_keys", (double)p.person_keys);
+	cJSON_AddNumberToObject(d, "fields", (double)p.fields);
+	cJSON_AddBoolToObject(d, "resumed", resumed);
+	audit_keys(id, "keys.rotate", "ok", d);
+	cJSON_Delete(d);
 	printf("%s: done: %lld person keys and %lld fields re-keyed, now on version %lld; "
 	       "old data key retired\n",
 	       name, p.person_keys, p.fields, (long long)s.active_version);
@@ -359,7 +379,14 @@ static int keys_rewrap_master(const struct rewrap_opts *o)
 	n = vault_rewrap_master(keys, keys + MASTERKEY_BYTES, err, sizeof err);
 	if (n < 0) {
 		fprintf(stderr, "gatehouse keys rewrap-master: %s\n", err);
+		audit_keys(0, "keys.rewrap_master", "failed", NULL);
 		goto out;
+	}
+	{
+		cJSON *d = cJSON_CreateObject();
+		cJSON_AddNumberToObject(d, "tenant_keys", n);
+		audit_keys(0, "keys.rewrap_master", "ok", d);
+		cJSON_Delete(d);
 	}
 	printf("re-wrapped %d tenant keys under the new master key\n", n);
 	/* When the key lives in the state directory, it is replaced there so the

@@ -187,6 +187,10 @@ def test_rotate_while_serving_and_writing():
         assert writer.returncode == 0, w_err
         assert "default: done" in out.stdout and "old data key retired" in out.stdout, out.stdout
         assert not errors, errors[:5]
+        # An admin action like any other: in the audit log, by cli:<user>.
+        rows = sqlite3.connect(app.db()).execute(
+            "SELECT actor_id, target, outcome FROM audit_log WHERE action = 'keys.rotate'").fetchall()
+        assert rows and rows[0][0].startswith("cli:") and rows[0][2] == "ok", rows
         # Everything written before, during and after reads back.
         v = fixture("verify", app.state, "rot")
         assert "verified 6000, shredded 0, failed 0" in v.stdout, v.stdout
@@ -253,6 +257,9 @@ def test_rewrap_master_while_serving():
         out = gatehouse("keys", "rewrap-master", "--state-dir", app.state, "--old", old, "--new", new)
         assert out.returncode == 0, out.stdout + out.stderr
         assert "created a new master key" in out.stdout and "installed the new master key" in out.stdout
+        rows = sqlite3.connect(app.db()).execute(
+            "SELECT actor_id, outcome, details FROM audit_log WHERE action = 'keys.rewrap_master'").fetchall()
+        assert len(rows) == 1 and rows[0][0].startswith("cli:") and rows[0][1] == "ok", rows
         assert stat.S_IMODE(os.stat(new).st_mode) == 0o600
         assert open(mk, "rb").read() == open(new, "rb").read()
         # Ciphertexts were not touched, and everything opens with the new key.
