@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,6 +181,25 @@ static int lock_state(void)
 	return 0;
 }
 
+/* Every terminal is a file descriptor: take the hard limit (the packaged
+ * unit sets 65536), and say so when it cannot hold what is configured. */
+static void raise_file_limit(void)
+{
+	struct rlimit rl;
+	long long want = cfg_int(CFG_DEVICES_MAX_CONNECTIONS) + cfg_int(CFG_WEB_MAX_PENDING) + cfg_int(CFG_WEB_THREADS) + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if ((long long)rl.rlim_cur < want)
+		log_warn("serve: only %llu open files allowed; devices.max_connections and web.max_pending need about %lld "
+			 "(raise LimitNOFILE)", (unsigned long long)rl.rlim_cur, want);
+}
+
 static void block_signals(void)
 {
 	sigset_t set;
@@ -203,6 +223,7 @@ int cmd_serve(struct cmd_env *env)
 		return 2;
 	}
 	block_signals();
+	raise_file_limit();
 	if (cmd_open_store(lock_state) < 0)
 		return 1;
 	tls_paths(cert, key, sizeof cert);

@@ -4,6 +4,7 @@
 #include "core/db.h"
 #include "core/log.h"
 #include "core/netaddr.h"
+#include "domain/commands.h"
 #include "mqtt.h"
 #include "queue.h"
 #include "registry.h"
@@ -48,6 +49,7 @@ struct conn {
 	long long deadline_ms, last_rx_ms;
 	int keepalive_s;
 	uint8_t listening;     /* LISTEN_* last told to the worker */
+	size_t pending_write;  /* bytes of out given to mbedtls_ssl_write that said WANT_WRITE */
 	char uid[DEVICE_UID_LEN];
 	int64_t device_id, tenant;
 	char subs[MAX_SUBS][128];
@@ -239,14 +241,19 @@ static int append_out(struct conn *c, const void *data, size_t len)
 static int flush_out(struct conn *c)
 {
 	while (c->out_len > 0) {
-		size_t chunk = c->out_len < 16384 ? c->out_len : 16384;
+		/* After WANT_WRITE, mbedTLS must be called again with the same
+		 * length: it has already made a record of those bytes and reports
+		 * that length as written whatever it is given now. */
+		size_t chunk = c->pending_write ? c->pending_write : c->out_len < 16384 ? c->out_len : 16384;
 		int rc = mbedtls_ssl_write(&c->ssl, c->out, chunk);
 
 		if (rc == MBEDTLS_ERR_SSL_WANT_WRITE || rc == MBEDTLS_ERR_SSL_WANT_READ) {
+			c->pending_write = chunk;
 			c->want_out = 1;
 			want(c);
 			return 0;
 		}
+		c->pending_write = 0;
 		if (rc <= 0)
 			return -1;
 		memmove(c->out, c->out + rc, c->out_len - (size_t)rc);
@@ -850,7 +857,9 @@ int devlink_start(const struct devlink_settings *s, char *err, size_t errlen)
 	epoll_ctl(L.epfd, EPOLL_CTL_ADD, L.wakefd, &ev);
 	ev.data.ptr = &L.ctlfd;
 	epoll_ctl(L.epfd, EPOLL_CTL_ADD, L.ctlfd, &ev);
-	if (registry_load() < 0 || devices_all_offline() < 0) {
+	/* Nothing is connected yet: every terminal is offline, and a command
+	 * sent before a crash (never acknowledged) is due again. */
+	if (registry_load() < 0 || devices_all_offline() < 0 || commands_requeue(0) < 0) {
 		snprintf(err, errlen, "cannot read the devices");
 		return -1;
 	}
@@ -879,7 +888,10 @@ void devlink_stop(void)
 	/* Jobs of the last moments (disconnects) are finished before the worker ends. */
 	worker_stop();
 	results_set_wakefd(-1);
-	free(results_take_all());
+	for (struct result *r = results_take_all(), *next; r; r = next) {
+		next = r->next;
+		free(r);
+	}
 	close(L.listenfd);
 	close(L.wakefd);
 	close(L.ctlfd);

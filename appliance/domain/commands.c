@@ -139,7 +139,7 @@ int command_finish(int64_t device_id, int64_t id, const char *state, const char 
 int commands_requeue(int64_t device_id)
 {
 	sqlite3_stmt *st = db_stmt("UPDATE device_commands SET state = 'queued', sent_at = NULL "
-				   "WHERE device_id = ? AND state = 'sent'");
+				   "WHERE (?1 = 0 OR device_id = ?1) AND state = 'sent'");
 	int rc;
 
 	if (!st)

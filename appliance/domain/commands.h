@@ -30,7 +30,8 @@ int commands_take_due(int64_t device_id, cJSON *out);
 int command_finish(int64_t device_id, int64_t id, const char *state, const char *result);
 
 /* A terminal went away: its sent-but-unfinished commands go back to queued
- * (delivered again when it returns, unless expired by then). */
+ * (delivered again when it returns, unless expired by then). device_id 0:
+ * every terminal's (at start, after a crash left some 'sent'). */
 int commands_requeue(int64_t device_id);
 
 /* Views for the API. */

@@ -124,7 +124,7 @@ const struct route routes_table[] = {
 	{"POST", "/api/v1/devices/{id}/enroll-token", api_devices_new_token, API, SYS | TADM, 0,
 	 "A new one-time enrolment token: the old certificate works until the terminal enrols again"},
 	{"POST", "/api/v1/devices/{id}/commands", api_commands_create, API, SYS | TADM | OPER, 0,
-	 "Queue a command: unlock, lockdown, resync, reboot, set_time, firmware"},
+	 "Queue a command: unlock, lockdown, resync, reboot, set_time"},
 	{"GET", "/api/v1/devices/{id}/commands", api_commands_list, API, SYS | TADM | OPER | AUD, 0,
 	 "A terminal's commands and their states"},
 	{"GET", "/api/v1/commands/{id}", api_commands_get, API, SYS | TADM | OPER | AUD, 0, "One command"},
