@@ -69,6 +69,7 @@ static const struct command commands[] = {
 	{"audit", cmd_audit},
 	{"backup", cmd_backup},
 	{"restore", cmd_restore},
+	{"devsim", cmd_devsim},
 };
 
 int main(int argc, char **argv)
