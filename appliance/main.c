@@ -44,6 +44,8 @@ static const char usage[] =
 	"  jobs list               scheduled jobs: schedule, next run, last outcome\n"
 	"  jobs run NAME [--param KEY=VALUE ...]\n"
 	"                          run a job now, here (audited; refused if it is running)\n"
+	"  devsim --dir DIR [--devices N --rate R --events N ...]\n"
+	"                          simulated door terminals (see gatehouse devsim --help)\n"
 	"  version                 print the version\n"
 	"  help                    this text\n"
 	"\n"
