@@ -165,6 +165,14 @@ class Appliance:
     def db(self):
         return os.path.join(self.state, "gatehouse.db")
 
+    def pin_ports(self):
+        """Restart on the same ports from now on (terminals and devsim keep
+        the addresses they were given, as after a real restart)."""
+        mqtt = self.mqtt_port
+        self.sets = [x for x in self.sets if not x.startswith(("web.listen=", "devices.listen="))]
+        self.sets += ["web.listen=127.0.0.1:%d" % self.port, "devices.listen=127.0.0.1:%d" % mqtt]
+        return self
+
     # --- device link -------------------------------------------------------
     @property
     def mqtt_port(self):
