@@ -3,6 +3,7 @@
 #include "log.h"
 #include "migrate.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,11 +12,27 @@ static char *path, *ks_path;
 static long long busy_ms;
 static _Thread_local sqlite3 *conn;
 
-#define STMT_CACHE 96
+/* Statements are cached per thread, keyed by the address of their SQL
+ * literal, in an open-addressed table. It must never evict: a caller may
+ * hold a statement while calling code that prepares others (a loop over
+ * rows that looks something up), and an evicted statement would be
+ * finalized under its feet. The table is sized well above the number of
+ * distinct statements in the program (about 200); a full table is a bug,
+ * logged, and the statement is refused. */
+#define STMT_CACHE 1024
 static _Thread_local struct {
 	const char *sql;
 	sqlite3_stmt *st;
 } stmts[STMT_CACHE];
+
+/* Work to do once the current transaction commits (or to drop when it
+ * rolls back): see db_after_commit. */
+struct after_commit {
+	db_commit_fn fn;
+	void *arg;
+};
+static _Thread_local struct after_commit *pending;
+static _Thread_local size_t npending, cappending;
 
 static int attach_keystore(sqlite3 *db)
 {
@@ -147,33 +164,69 @@ sqlite3 *db_get(void)
 sqlite3_stmt *db_stmt(const char *sql)
 {
 	sqlite3 *db = db_get();
-	int free_slot = -1;
+	size_t h = ((uintptr_t)sql >> 3) % STMT_CACHE;
 
 	if (!db)
 		return NULL;
-	for (int i = 0; i < STMT_CACHE; i++) {
-		if (stmts[i].sql == sql) {
-			sqlite3_reset(stmts[i].st);
-			sqlite3_clear_bindings(stmts[i].st);
-			return stmts[i].st;
+	for (size_t n = 0; n < STMT_CACHE; n++, h = (h + 1) % STMT_CACHE) {
+		if (stmts[h].sql == sql) {
+			sqlite3_reset(stmts[h].st);
+			sqlite3_clear_bindings(stmts[h].st);
+			return stmts[h].st;
 		}
-		if (!stmts[i].sql && free_slot < 0)
-			free_slot = i;
+		if (!stmts[h].sql)
+			break;
+	}
+	if (stmts[h].sql) {
+		log_err("db: statement cache full; \"%.80s\" refused", sql);
+		return NULL;
 	}
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
 		log_err("db: cannot prepare \"%.80s\": %s", sql, sqlite3_errmsg(db));
 		return NULL;
 	}
-	if (free_slot < 0) {
-		/* Full: this one is not cached; the caller's reset/finalize pattern
-		 * still works because it is kept in the last slot in place of another. */
-		free_slot = STMT_CACHE - 1;
-		sqlite3_finalize(stmts[free_slot].st);
-	}
-	stmts[free_slot].sql = sql;
-	stmts[free_slot].st = st;
+	stmts[h].sql = sql;
+	stmts[h].st = st;
 	return st;
+}
+
+static void run_pending(int committed)
+{
+	/* A callback may itself register more (it runs after the commit, so
+	 * outside a transaction they run at once): take the list first. */
+	struct after_commit *list = pending;
+	size_t n = npending;
+
+	pending = NULL;
+	npending = cappending = 0;
+	for (size_t i = 0; i < n; i++)
+		list[i].fn(list[i].arg, committed);
+	free(list);
+}
+
+int db_after_commit(db_commit_fn fn, void *arg)
+{
+	sqlite3 *db = db_get();
+
+	if (!db || sqlite3_get_autocommit(db)) {
+		fn(arg, 1); /* no transaction: what the caller wrote is committed */
+		return 0;
+	}
+	if (npending == cappending) {
+		size_t cap = cappending ? cappending * 2 : 16;
+		struct after_commit *bigger = realloc(pending, cap * sizeof *bigger);
+		if (!bigger) {
+			fn(arg, 0);
+			return -1;
+		}
+		pending = bigger;
+		cappending = cap;
+	}
+	pending[npending].fn = fn;
+	pending[npending].arg = arg;
+	npending++;
+	return 0;
 }
 
 int db_begin(void)
@@ -187,7 +240,11 @@ int db_commit(void)
 {
 	sqlite3 *db = db_get();
 
-	return db && db_exec(db, "COMMIT") == SQLITE_OK ? 0 : -1;
+	if (!db || db_exec(db, "COMMIT") != SQLITE_OK)
+		return -1; /* the caller rolls back, which drops the pending work */
+	if (npending)
+		run_pending(1);
+	return 0;
 }
 
 void db_rollback(void)
@@ -196,10 +253,14 @@ void db_rollback(void)
 
 	if (db && !sqlite3_get_autocommit(db))
 		db_exec(db, "ROLLBACK");
+	if (npending)
+		run_pending(0);
 }
 
 void db_thread_done(void)
 {
+	if (npending)
+		run_pending(0);
 	for (int i = 0; i < STMT_CACHE; i++) {
 		if (stmts[i].st)
 			sqlite3_finalize(stmts[i].st);

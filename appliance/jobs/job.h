@@ -30,6 +30,7 @@ struct job_def {
 	const char *config_key;       /* e.g. "jobs.backup_full": overrides the schedule; NULL: fixed */
 	job_fn run;
 	const char *summary;          /* one line for the API and `gatehouse jobs list` */
+	int quiet;                    /* runs every few seconds: routine starts and ends logged at debug */
 };
 
 /* Every job the appliance knows (jobs/registry.c). */

@@ -5,5 +5,7 @@
 struct job_run;
 
 int job_audit_verify(struct job_run *run);   /* audit_job.c */
+int job_alert_rules(struct job_run *run);    /* alert_rules.c */
+int job_alerts_deliver(struct job_run *run); /* alert_deliver.c */
 
 #endif

@@ -1,0 +1,3 @@
+-- 0007: reserved for the backup work (issue 7, branch issue7-backup), which
+-- brings its own 0007. This placeholder only keeps the numbering contiguous
+-- on the alerts branch; the merge replaces it with the backup migration.
