@@ -118,8 +118,9 @@ char *smtp_dot_stuff(const char *text)
 				break;
 			continue;
 		}
-		/* A long line is broken before the limit, between characters. */
-		if (col >= MAX_LINE - 8 && ((unsigned char)ch & 0xC0) != 0x80) {
+		/* A long line is broken before the limit, between characters
+		 * (or anyway at the limit, for bytes that are not UTF-8). */
+		if ((col >= MAX_LINE - 8 && ((unsigned char)ch & 0xC0) != 0x80) || col >= MAX_LINE - 1) {
 			out[o++] = '\r';
 			out[o++] = '\n';
 			col = 0;

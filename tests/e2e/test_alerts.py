@@ -15,7 +15,7 @@ import sqlite3
 import tempfile
 import time
 
-from harness import SLOW, Appliance, StartError, bootstrap_admin, create_admin
+from harness import SLOW, Appliance, StartError, bootstrap_admin, create_admin, gatehouse
 from peers import SmtpServer, Terminal, TestCA, WebhookReceiver, free_port, secret_file
 
 SECRET = "whsec-test-0123456789abcdef"
@@ -337,3 +337,6 @@ def test_channels_that_cannot_work_stop_the_start():
             assert why in str(e), (why, str(e)[-500:])
         finally:
             a.cleanup()
+        args = sum((["--set", x] for x in sets), [])
+        out = gatehouse("config", "check", "--state-dir", work, *args)
+        assert out.returncode == 1 and why in out.stderr, (out.returncode, out.stderr)
