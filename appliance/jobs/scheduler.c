@@ -57,6 +57,8 @@ static struct {
 
 static const int never = 0;
 
+#define QUIET_RUNS_KEPT 20000 /* history window for jobs that run every few seconds (job_def.quiet) */
+
 static long long now_ms(void)
 {
 	struct timespec ts;
@@ -246,6 +248,16 @@ static void record(struct job_run *run, const char *status)
 	sqlite3_bind_text(st, 5, run->def->name, -1, SQLITE_STATIC);
 	sqlite3_step(st);
 	sqlite3_reset(st);
+	if (run->def->quiet) {
+		/* A job that runs every few seconds would add thousands of rows a
+		 * day: keep only its runs among the last QUIET_RUNS_KEPT runs of
+		 * any job (run ids are shared), a day or more of history. */
+		st = db_stmt("DELETE FROM job_runs WHERE name = ? AND id <= ?");
+		sqlite3_bind_text(st, 1, run->def->name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, run->id - QUIET_RUNS_KEPT);
+		sqlite3_step(st);
+		sqlite3_reset(st);
+	}
 	if (strcmp(status, "failed") == 0) {
 		/* Trouble must be heard: every failed run raises an alert. */
 		char subject[700];
