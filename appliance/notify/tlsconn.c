@@ -7,6 +7,7 @@
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -140,6 +141,16 @@ struct tlsconn *tlsconn_connect(const struct tlsconn_opts *o, char *err, size_t 
 	return c;
 }
 
+/* mbedTLS 2.28 matches a certificate's DNS names but not its IP
+ * addresses, so a host given as an address can only fail the name check;
+ * the error says what to do about it. */
+static int is_ip_literal(const char *host)
+{
+	unsigned char buf[16];
+
+	return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
+
 int tlsconn_is_tls(const struct tlsconn *c)
 {
 	return c->tls;
@@ -198,7 +209,10 @@ int tlsconn_tls(struct tlsconn *c, char *err, size_t errlen)
 		char why[256];
 		mbedtls_x509_crt_verify_info(why, sizeof why, "", flags);
 		why[strcspn(why, "\n")] = '\0';
-		snprintf(err, errlen, "the certificate of %s is not trusted: %s", c->host, why);
+		snprintf(err, errlen, "the certificate of %s is not trusted: %s%s", c->host, why,
+			 (flags & MBEDTLS_X509_BADCERT_CN_MISMATCH) && is_ip_literal(c->host)
+				 ? " (certificates are matched by DNS name only: name the host as its certificate does)"
+				 : "");
 		return -1;
 	}
 	if (rc) {
