@@ -108,6 +108,20 @@ void api_jobs_run(struct http_req *req);
 void api_backups_list(struct http_req *req);
 void api_backups_download(struct http_req *req);
 void api_backups_verify(struct http_req *req);
+/* events.c: the event log and its export */
+void api_events_list(struct http_req *req);
+void api_events_export(struct http_req *req);
+
+/* alerts.c: portal notices and their deliveries */
+void api_alerts_list(struct http_req *req);
+void api_alerts_get(struct http_req *req);
+void api_alerts_acknowledge(struct http_req *req);
+void api_alerts_resolve(struct http_req *req);
+void api_alerts_deliveries(struct http_req *req);
+void api_alerts_test(struct http_req *req);
+
+/* stream.c: the live view (Server-Sent Events) */
+void api_stream(struct http_req *req);
 
 /* openapi.c */
 void api_openapi(struct http_req *req);

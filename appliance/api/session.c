@@ -93,7 +93,7 @@ static void count_failure(struct http_req *req, const struct admin *a, const cha
 		audit_append(&ev);
 		snprintf(subject, sizeof subject, "admin %s locked out after %d failed logins", a->username,
 			 a->failed_logins + 1);
-		alert_raise("admin_locked", "warning", a->tenant, subject, d);
+		alert_raise_keyed("admin_locked", actor, "warning", a->tenant, subject, d);
 		cJSON_Delete(d);
 	}
 	db_commit();

@@ -1,6 +1,8 @@
 /* gatehouse config check|defaults|show */
 #include "cmd.h"
 
+#include "notify/notify.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -13,7 +15,13 @@ int cmd_config(struct cmd_env *env)
 		return 2;
 	}
 	if (strcmp(what, "check") == 0) {
-		/* cmd_load already parsed and validated everything. */
+		/* cmd_load already parsed and validated every key; what is left
+		 * is whether the alert channels' settings hang together. */
+		char err[600];
+		if (notify_check_config(err, sizeof err) < 0) {
+			fprintf(stderr, "gatehouse config: %s\n", err);
+			return 1;
+		}
 		printf("configuration OK (%s)\n", env->config_path ? env->config_path : "built-in defaults");
 		return 0;
 	}

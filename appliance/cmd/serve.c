@@ -3,6 +3,7 @@
 
 #include "backup/restore.h"
 #include "core/db.h"
+#include "core/live.h"
 #include "core/log.h"
 #include "core/sdnotify.h"
 #include "core/state.h"
@@ -12,6 +13,7 @@
 #include "devlink/link.h"
 #include "domain/audit.h"
 #include "jobs/scheduler.h"
+#include "notify/notify.h"
 #include "tls/certgen.h"
 #include "web/routes.h"
 #include "web/server.h"
@@ -260,6 +262,13 @@ int cmd_serve(struct cmd_env *env)
 			.probe_window_ms = cfg_int(CFG_ABUSE_PROBE_WINDOW),
 		},
 	};
+	/* Alert channels that cannot work are a configuration error, found
+	 * now rather than when the first alert has nowhere to go. */
+	if (notify_check_config(err, sizeof err) < 0) {
+		log_err("config: %s", err);
+		cmd_close_store();
+		return 1;
+	}
 	if (start_devlink(err, sizeof err) < 0) {
 		log_err("devlink: %s", err);
 		cmd_close_store();
@@ -289,6 +298,7 @@ int cmd_serve(struct cmd_env *env)
 	sig = wait_for_stop();
 	sdnotify("STOPPING=1");
 	log_notice("gatehouse: %s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	live_stop(); /* live streams end, so the web server can */
 	server_stop();
 	scheduler_stop();
 	devlink_stop();

@@ -54,6 +54,9 @@ const struct config_desc config_table[CFG__COUNT] = {
 	[CFG_WEB_MAX_PENDING] = {"web.max_pending", CT_INT, "4096", 16, 1000000, NULL,
 		"Connections allowed to wait for their first bytes at once; beyond this,\n"
 		"new connections are closed at once."},
+	[CFG_WEB_MAX_STREAMS] = {"web.max_streams", CT_INT, "8", 1, 256, NULL,
+		"Live streams (GET /api/v1/stream) open at once. Each holds a worker\n"
+		"thread, so keep this well below web.threads; beyond it a stream gets 503."},
 	[CFG_DB_BUSY_TIMEOUT] = {"db.busy_timeout", CT_DURATION, "5s", 0, 10 * MIN, NULL,
 		"How long a database statement waits for another writer before failing."},
 	[CFG_AUTH_LOCKOUT_THRESHOLD] = {"auth.lockout_threshold", CT_INT, "3", 1, 100, NULL,
@@ -154,6 +157,75 @@ const struct config_desc config_table[CFG__COUNT] = {
 	[CFG_BACKUP_COMPRESSION_LEVEL] = {"backup.compression_level", CT_INT, "1", 1, 9, NULL,
 		"zlib level for backups: 1 is fastest; higher levels gain little, as most\n"
 		"of the database is sealed (encrypted) data that does not compress."},
+	[CFG_JOBS_ALERT_RULES] = {"jobs.alert_rules", CT_SCHEDULE, "every 30s", 0, 0, NULL,
+		"When the alert-rules job checks the periodic rules: terminals offline,\n"
+		"free disk space, certificates near expiry, overdue backups, repeated\n"
+		"blocks. It also resolves alerts whose condition has cleared."},
+	[CFG_JOBS_ALERTS_DELIVER] = {"jobs.alerts_deliver", CT_SCHEDULE, "every 10s", 0, 0, NULL,
+		"When the alerts-deliver job sends pending e-mail and webhook deliveries\n"
+		"and retries failed ones. A new alert also starts it at once."},
+	[CFG_ALERTS_TERMINAL_OFFLINE] = {"alerts.terminal_offline", CT_DURATION, "10m", 1 * SEC, 30 * DAY, NULL,
+		"An enrolled terminal offline for longer than this raises an alert; it is\n"
+		"resolved when the terminal is back."},
+	[CFG_ALERTS_DISK_MIN_FREE] = {"alerts.disk_min_free", CT_SIZE, "1G", 0, 1024 * GiB, NULL,
+		"Free space on the state directory's file system below this raises an\n"
+		"alert (0: never); it is resolved when space is back."},
+	[CFG_ALERTS_CERT_EXPIRY_WARNING] = {"alerts.cert_expiry_warning", CT_DURATION, "30d", 1 * DAY, 365 * DAY, NULL,
+		"Certificates expiring within this raise an alert: the web server's, the\n"
+		"device CA, the device link's server certificate and terminals'."},
+	[CFG_ALERTS_BACKUP_OVERDUE] = {"alerts.backup_overdue", CT_DURATION, "8d", 1 * HOUR, 365 * DAY, NULL,
+		"The backup-full job without a successful run for this long raises an alert."},
+	[CFG_ALERTS_BACKUP_EVENTS_OVERDUE] = {"alerts.backup_events_overdue", CT_DURATION, "2d", 1 * HOUR, 365 * DAY,
+		NULL, "The backup-events job without a successful run for this long raises an alert."},
+	[CFG_ALERTS_BLOCK_THRESHOLD] = {"alerts.block_threshold", CT_INT, "5", 1, 100000, NULL,
+		"Addresses blocked for abuse within alerts.block_window that raise an alert\n"
+		"about repeated blocks (an attack rather than a typo)."},
+	[CFG_ALERTS_BLOCK_WINDOW] = {"alerts.block_window", CT_DURATION, "1h", 1 * MIN, 30 * DAY, NULL,
+		"The window for alerts.block_threshold."},
+	[CFG_ALERTS_EMAIL_MIN_SEVERITY] = {"alerts.email_min_severity", CT_ENUM, "warning", 0, 0,
+		"info|warning|critical", "Least severe alerts sent by e-mail."},
+	[CFG_ALERTS_WEBHOOK_MIN_SEVERITY] = {"alerts.webhook_min_severity", CT_ENUM, "info", 0, 0,
+		"info|warning|critical", "Least severe alerts sent to webhooks."},
+	[CFG_SMTP_RELAY] = {"smtp.relay", CT_STRING, "", 0, 0, NULL,
+		"Host name or address of the mail relay alerts are sent through. Empty:\n"
+		"no e-mail. The appliance makes no outgoing connection unless this or\n"
+		"webhook.urls is set."},
+	[CFG_SMTP_PORT] = {"smtp.port", CT_INT, "587", 1, 65535, NULL,
+		"Port of the mail relay: 587 (submission, STARTTLS) or 465 (smtp.tls = tls)."},
+	[CFG_SMTP_TLS] = {"smtp.tls", CT_ENUM, "starttls", 0, 0, "starttls|tls|none",
+		"starttls: STARTTLS is required and a relay without it is refused; tls:\n"
+		"TLS from the first byte (port 465); none: plain text (only on a trusted\n"
+		"network; no authentication is sent then)."},
+	[CFG_SMTP_TLS_VERIFY] = {"smtp.tls_verify", CT_BOOL, "yes", 0, 0, NULL,
+		"Check the relay's certificate against smtp.ca_file and its name against\n"
+		"smtp.relay. Turning this off is logged as a warning at every connection."},
+	[CFG_SMTP_CA_FILE] = {"smtp.ca_file", CT_PATH, "/etc/ssl/certs/ca-certificates.crt", 0, 0, NULL,
+		"PEM file of the certificate authorities trusted for the mail relay."},
+	[CFG_SMTP_FROM] = {"smtp.from", CT_STRING, "", 0, 0, NULL,
+		"Sender address of alert mail (MAIL FROM and From:), e.g.\n"
+		"gatehouse@example.org. Required when smtp.relay is set."},
+	[CFG_SMTP_TO] = {"smtp.to", CT_STRING, "", 0, 0, NULL,
+		"Recipients of alert mail, comma-separated. Required when smtp.relay is set."},
+	[CFG_SMTP_USERNAME] = {"smtp.username", CT_STRING, "", 0, 0, NULL,
+		"User name for SMTP authentication (AUTH PLAIN or LOGIN, only over TLS).\n"
+		"Empty: no authentication."},
+	[CFG_SMTP_PASSWORD_FILE] = {"smtp.password_file", CT_PATH, "", 0, 0, NULL,
+		"File holding the SMTP password (first line; mode 0600 or stricter). The\n"
+		"password is never written to the configuration or the log."},
+	[CFG_SMTP_TIMEOUT] = {"smtp.timeout", CT_DURATION, "10s", 100, 10 * MIN, NULL,
+		"Longest wait for each step of a mail delivery (connect, handshake, each\n"
+		"reply)."},
+	[CFG_WEBHOOK_URLS] = {"webhook.urls", CT_STRING, "", 0, 0, NULL,
+		"HTTPS URLs that alerts are POSTed to as JSON, comma-separated (each one\n"
+		"is a channel webhook:1, webhook:2 ... in that order). Empty: none."},
+	[CFG_WEBHOOK_SECRET_FILE] = {"webhook.secret_file", CT_PATH, "", 0, 0, NULL,
+		"File holding the secret for the X-Gatehouse-Signature HMAC (first line;\n"
+		"mode 0600 or stricter). Required when webhook.urls is set."},
+	[CFG_WEBHOOK_CA_FILE] = {"webhook.ca_file", CT_PATH, "/etc/ssl/certs/ca-certificates.crt", 0, 0, NULL,
+		"PEM file of the certificate authorities trusted for webhook receivers."},
+	[CFG_WEBHOOK_TIMEOUT] = {"webhook.timeout", CT_DURATION, "10s", 100, 10 * MIN, NULL,
+		"Longest wait for each step of a webhook delivery (connect, handshake,\n"
+		"answer)."},
 };
 
 struct config *config_global;

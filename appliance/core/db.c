@@ -53,6 +53,15 @@ static int stmts_grow(void)
 	return 0;
 }
 
+/* Work to do once the current transaction commits (or to drop when it
+ * rolls back): see db_after_commit. */
+struct after_commit {
+	db_commit_fn fn;
+	void *arg;
+};
+static _Thread_local struct after_commit *pending;
+static _Thread_local size_t npending, cappending;
+
 static int attach_keystore(sqlite3 *db)
 {
 	sqlite3_stmt *st;
@@ -206,6 +215,44 @@ sqlite3_stmt *db_stmt(const char *sql)
 	return st;
 }
 
+static void run_pending(int committed)
+{
+	/* A callback may itself register more (it runs after the commit, so
+	 * outside a transaction they run at once): take the list first. */
+	struct after_commit *list = pending;
+	size_t n = npending;
+
+	pending = NULL;
+	npending = cappending = 0;
+	for (size_t i = 0; i < n; i++)
+		list[i].fn(list[i].arg, committed);
+	free(list);
+}
+
+int db_after_commit(db_commit_fn fn, void *arg)
+{
+	sqlite3 *db = db_get();
+
+	if (!db || sqlite3_get_autocommit(db)) {
+		fn(arg, 1); /* no transaction: what the caller wrote is committed */
+		return 0;
+	}
+	if (npending == cappending) {
+		size_t cap = cappending ? cappending * 2 : 16;
+		struct after_commit *bigger = realloc(pending, cap * sizeof *bigger);
+		if (!bigger) {
+			fn(arg, 0);
+			return -1;
+		}
+		pending = bigger;
+		cappending = cap;
+	}
+	pending[npending].fn = fn;
+	pending[npending].arg = arg;
+	npending++;
+	return 0;
+}
+
 int db_begin(void)
 {
 	sqlite3 *db = db_get();
@@ -217,7 +264,11 @@ int db_commit(void)
 {
 	sqlite3 *db = db_get();
 
-	return db && db_exec(db, "COMMIT") == SQLITE_OK ? 0 : -1;
+	if (!db || db_exec(db, "COMMIT") != SQLITE_OK)
+		return -1; /* the caller rolls back, which drops the pending work */
+	if (npending)
+		run_pending(1);
+	return 0;
 }
 
 void db_rollback(void)
@@ -226,10 +277,14 @@ void db_rollback(void)
 
 	if (db && !sqlite3_get_autocommit(db))
 		db_exec(db, "ROLLBACK");
+	if (npending)
+		run_pending(0);
 }
 
 void db_thread_done(void)
 {
+	if (npending)
+		run_pending(0);
 	for (size_t i = 0; i < stmts_cap; i++)
 		if (stmts[i].st)
 			sqlite3_finalize(stmts[i].st);

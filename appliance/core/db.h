@@ -41,6 +41,14 @@ int db_begin(void);
 int db_commit(void);
 void db_rollback(void);
 
+/* Run fn(arg, 1) once the current write transaction has committed, or
+ * fn(arg, 0) when it rolls back, so that what is announced outside the
+ * database (the live stream, waking a job) is never ahead of it. Outside
+ * a transaction fn(arg, 1) runs at once. fn owns arg. Works only with
+ * transactions ended by db_commit/db_rollback. */
+typedef void (*db_commit_fn)(void *arg, int committed);
+int db_after_commit(db_commit_fn fn, void *arg);
+
 /* Run one SQL statement without results; returns SQLite's result code. */
 int db_exec(sqlite3 *db, const char *sql);
 

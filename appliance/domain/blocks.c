@@ -36,7 +36,7 @@ int block_add(const char *addr, const char *reason, long long until_s)
 	rc = audit_append(&ev);
 	char subject[160];
 	snprintf(subject, sizeof subject, "address %s blocked: %s", addr, reason);
-	alert_raise("address_blocked", "warning", 0, subject, details);
+	alert_raise_keyed("address_blocked", addr, "warning", 0, subject, details);
 	cJSON_Delete(details);
 	if (rc < 0 || (own && db_commit() < 0))
 		goto fail;

@@ -1,7 +1,9 @@
 #include "events.h"
 
+#include "alerts.h"
 #include "core/config.h"
 #include "core/db.h"
+#include "core/live.h"
 #include "core/log.h"
 #include "core/vault.h"
 #include "people.h"
@@ -102,6 +104,69 @@ static int seal_details(int64_t tenant, int64_t row, int64_t person, const struc
 	return vault_seal(&ref, json, (size_t)n, out, len) == VAULT_OK ? 0 : -1;
 }
 
+/* "Main entrance" for a door of the tenant, else "door 7" (a terminal may
+ * name a door it no longer has). */
+static void name_of(const char *sql, int64_t tenant, int64_t id, const char *what, char *out, size_t len)
+{
+	sqlite3_stmt *st = db_stmt(sql);
+
+	snprintf(out, len, "%s %lld", what, (long long)id);
+	if (!st)
+		return;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, tenant);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		snprintf(out, len, "%s", sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+}
+
+/* Doors forced or held open and tampered terminals are alerts the moment
+ * they are stored, in the same transaction, so the notice leaves within a
+ * second of the terminal's message instead of at the next rules run. One
+ * open alert per door (or terminal): a door forced again while its alert
+ * is open counts an occurrence. A held door closing resolves its alert. */
+static int alert_for(int64_t tenant, int64_t device_id, const struct event_in *ev, int64_t row)
+{
+	static const struct {
+		const char *event, *alert, *severity, *what;
+	} rules[] = {
+		{"door_forced", "door.forced", "critical", "forced open"},
+		{"door_held", "door.held", "warning", "held open too long"},
+		{"tamper", "device.tamper", "critical", "tampered with"},
+	};
+	char key[40], subject[600], door[210], device[210];
+
+	if (strcmp(ev->kind, "door_closed") == 0 && ev->door_id) {
+		snprintf(key, sizeof key, "door:%lld", (long long)ev->door_id);
+		return alert_resolve_key("door.held", key, "the door was closed") < 0 ? -1 : 0;
+	}
+	for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
+		if (strcmp(ev->kind, rules[i].event) != 0)
+			continue;
+		name_of("SELECT name FROM devices WHERE id = ? AND tenant_id = ?", tenant, device_id, "terminal", device,
+			sizeof device);
+		if (ev->door_id && strcmp(rules[i].event, "tamper") != 0) {
+			name_of("SELECT name FROM doors WHERE id = ? AND tenant_id = ?", tenant, ev->door_id, "door", door,
+				sizeof door);
+			snprintf(key, sizeof key, "door:%lld", (long long)ev->door_id);
+			snprintf(subject, sizeof subject, "Door %s %s (terminal %s)", door, rules[i].what, device);
+		} else {
+			snprintf(key, sizeof key, "device:%lld", (long long)device_id);
+			snprintf(subject, sizeof subject, "Terminal %s %s", device, rules[i].what);
+		}
+		cJSON *d = cJSON_CreateObject();
+		cJSON_AddNumberToObject(d, "event_id", (double)row);
+		cJSON_AddNumberToObject(d, "device_id", (double)device_id);
+		if (ev->door_id)
+			cJSON_AddNumberToObject(d, "door_id", (double)ev->door_id);
+		cJSON_AddNumberToObject(d, "at", (double)ev->at_ms);
+		int64_t id = alert_raise_keyed(rules[i].alert, key, rules[i].severity, tenant, subject, d);
+		cJSON_Delete(d);
+		return id < 0 ? -1 : 0;
+	}
+	return 0;
+}
+
 static int store_one(int64_t tenant, int64_t device_id, const struct event_in *ev, long long now_ms)
 {
 	sqlite3_stmt *st = db_stmt("INSERT OR IGNORE INTO events (tenant_id, device_id, seq, at, received_at, kind, "
@@ -149,6 +214,9 @@ static int store_one(int64_t tenant, int64_t device_id, const struct event_in *e
 		if (rc != SQLITE_DONE)
 			return -1;
 	}
+	if (alert_for(tenant, device_id, ev, row) < 0)
+		return -1;
+	live_publish_after_commit(LIVE_EVENT, tenant, row);
 	return 1;
 }
 

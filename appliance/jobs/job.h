@@ -30,6 +30,8 @@ struct job_def {
 	const char *config_key;       /* e.g. "jobs.backup_full": overrides the schedule; NULL: fixed */
 	job_fn run;
 	const char *summary;          /* one line for the API and `gatehouse jobs list` */
+	int quiet;                    /* runs every few seconds: routine starts and ends logged at debug,
+	                               * and only its recent runs kept in job_runs */
 };
 
 /* Every job the appliance knows (jobs/registry.c). */

@@ -39,6 +39,7 @@ struct slot {
 	int running;               /* a thread of ours runs it */
 	pthread_t thread;
 	struct job_run *run;       /* while running, for live progress */
+	int kicked;                /* scheduler_kick while running: run again when done */
 	int claimed;               /* the run thread has tried to claim its run */
 	int64_t claim_id;          /* what claim() answered: run id, 0 busy, -1 */
 	char trigger[12], started_by[64];
@@ -55,6 +56,8 @@ static struct {
 } S = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 static const int never = 0;
+
+#define QUIET_RUNS_KEPT 20000 /* history window for jobs that run every few seconds (job_def.quiet) */
 
 static long long now_ms(void)
 {
@@ -245,6 +248,16 @@ static void record(struct job_run *run, const char *status)
 	sqlite3_bind_text(st, 5, run->def->name, -1, SQLITE_STATIC);
 	sqlite3_step(st);
 	sqlite3_reset(st);
+	if (run->def->quiet) {
+		/* A job that runs every few seconds would add thousands of rows a
+		 * day: keep only its runs among the last QUIET_RUNS_KEPT runs of
+		 * any job (run ids are shared), a day or more of history. */
+		st = db_stmt("DELETE FROM job_runs WHERE name = ? AND id <= ?");
+		sqlite3_bind_text(st, 1, run->def->name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, run->id - QUIET_RUNS_KEPT);
+		sqlite3_step(st);
+		sqlite3_reset(st);
+	}
 	if (strcmp(status, "failed") == 0) {
 		/* Trouble must be heard: every failed run raises an alert. */
 		char subject[700];
@@ -261,6 +274,8 @@ static void record(struct job_run *run, const char *status)
 	cJSON_free(details);
 	if (strcmp(status, "failed") == 0)
 		log_err("jobs: %s failed after %lld ms: %s", run->def->name, ms, run->error);
+	else if (run->def->quiet && strcmp(status, "ok") == 0)
+		log_debug("jobs: %s done in %lld ms", run->def->name, ms);
 	else
 		log_info("jobs: %s %s in %lld ms", run->def->name, strcmp(status, "ok") == 0 ? "done" : status, ms);
 }
@@ -271,7 +286,10 @@ static int execute(struct job_run *run)
 	int rc;
 
 	run->started_ms = now_ms();
-	log_info("jobs: %s started (run %lld)", run->def->name, (long long)run->id);
+	if (run->def->quiet)
+		log_debug("jobs: %s started (run %lld)", run->def->name, (long long)run->id);
+	else
+		log_info("jobs: %s started (run %lld)", run->def->name, (long long)run->id);
 	rc = run->def->run(run);
 	if (rc < 0 && !run->error[0])
 		snprintf(run->error, sizeof run->error, "failed without saying why");
@@ -313,6 +331,11 @@ static void *run_thread(void *arg)
 	pthread_mutex_lock(&S.mu);
 	sl->run = NULL;
 	sl->running = 0;
+	if (sl->kicked) {
+		/* Work arrived while this run was past the point of seeing it. */
+		sl->kicked = 0;
+		sl->next = time(NULL);
+	}
 	pthread_cond_broadcast(&S.cond);
 	pthread_mutex_unlock(&S.mu);
 	cJSON_Delete(run.details);
@@ -663,9 +686,13 @@ void scheduler_kick(const char *name)
 {
 	pthread_mutex_lock(&S.mu);
 	for (size_t i = 0; S.started && i < S.nslots; i++)
-		if (strcmp(S.slots[i].def->name, name) == 0 && !S.slots[i].running) {
-			S.slots[i].next = time(NULL);
-			pthread_cond_broadcast(&S.cond);
+		if (strcmp(S.slots[i].def->name, name) == 0) {
+			if (S.slots[i].running) {
+				S.slots[i].kicked = 1;
+			} else {
+				S.slots[i].next = time(NULL);
+				pthread_cond_broadcast(&S.cond);
+			}
 		}
 	pthread_mutex_unlock(&S.mu);
 }

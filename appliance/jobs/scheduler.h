@@ -26,7 +26,9 @@ int scheduler_run_now(const char *name, const char *started_by, const cJSON *par
 
 /* Run a scheduled job at the next tick (within a second) instead of at its
  * time, e.g. alert delivery right after an alert is raised. Safe from any
- * thread; a no-op when the job is running or the scheduler is not. */
+ * thread; when the job is running it runs once more right after (the
+ * running one may be past the point of seeing the new work); a no-op when
+ * the scheduler is not running. */
 void scheduler_kick(const char *name);
 
 /* Run a job in the calling thread (the command line). 0 ok, 1 already

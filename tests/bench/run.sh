@@ -41,4 +41,11 @@ for prog in $programs; do
 		failed=$((failed + 1))
 	fi
 done
+# Benchmarks that need a running appliance and real peers are scripts.
+for script in tests/bench/bench_*.py; do
+	[ -x "$script" ] || continue
+	{ "$script" "$build" || echo "run.sh: $script failed" >&2; } |
+		awk -F '\t' 'NF < 3 { print; fflush(); next }
+			{ line = sprintf("%-46s %12s  %-10s %s", $1, $2, $3, $4); sub(/ +$/, "", line); print line; fflush() }'
+done
 [ "$failed" -eq 0 ]

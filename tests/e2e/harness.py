@@ -270,7 +270,11 @@ class Session:
         try:
             conn.request(method, path, body=body, headers=hdrs)
             res = conn.getresponse()
-            data = res.read()
+            if res.getheader("Content-Type", "").startswith("text/event-stream"):
+                # A live stream never ends: its first block is the answer.
+                data = read_sse_block(res)
+            else:
+                data = res.read()
             return res.status, {k.lower(): v for k, v in res.getheaders()}, data
         finally:
             conn.close()
@@ -296,6 +300,16 @@ class Session:
             self.cookie = m.group(1)
             self.csrf = doc["csrf_token"]
         return status, doc
+
+
+def read_sse_block(res):
+    """Lines of a Server-Sent Events stream up to the first blank line."""
+    lines = []
+    while True:
+        line = res.readline()
+        if not line or line in (b"\n", b"\r\n"):
+            return b"".join(lines)
+        lines.append(line)
 
 
 def gatehouse_input(text, *args, **kw):

@@ -20,7 +20,9 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import struct
+import tempfile
 import time
 import zlib
 
@@ -43,11 +45,21 @@ def setup_module():
     global app, root, doc
     app = Appliance(sets=["limits.api_per_second=1000", "limits.api_burst=1000",
                           "limits.login_per_minute=6000", "limits.login_burst=1000",
-                          "abuse.fail_threshold=1000", "abuse.probe_threshold=3"]).start()
+                          "abuse.fail_threshold=1000", "abuse.probe_threshold=3",
+                          # A webhook nobody listens on: the channel test answers its failure.
+                          "webhook.urls=https://localhost:1/hook",
+                          "webhook.secret_file=" + secret_file()]).start()
     root = bootstrap_admin(app)
     status, h, body = app.request("GET", "/api/v1/openapi.json")
     assert status == 200 and h["content-type"] == "application/json", (status, h)
     doc = json.loads(body)
+
+
+def secret_file():
+    fd, path = tempfile.mkstemp(prefix="gh-openapi-secret-")
+    os.write(fd, b"openapi-webhook-secret\n")
+    os.close(fd)
+    return path
 
 
 def teardown_module():
@@ -461,6 +473,25 @@ def test_every_operation_succeeds_as_documented():
     c("GET", "/api/v1/firmware")
     c("POST", "/api/v1/firmware/%d/rollouts" % fw["id"], {"device_ids": [dev["id"]]})
     c("GET", "/api/v1/firmware/%d/rollouts" % fw["id"])
+
+    # The event log: an event as the device link stores it (the device
+    # link itself is tested with real terminals in test_devices/test_events).
+    con = sqlite3.connect(app.db(), timeout=10)
+    con.execute("INSERT INTO events (tenant_id, device_id, seq, at, received_at, kind, door_id, result, reason) "
+                "VALUES (1, ?, 1, 1795662292006, 1795662292100, 'access', ?, 'denied', 'unknown_credential')",
+                (dev["id"], door["id"]))
+    con.commit()
+    con.close()
+    _, _, evs = c("GET", "/api/v1/events?door_id=%d&from=2026-01-01T00:00:00%%2B09:00&to=%d&kind=access&result=denied"
+                  "&limit=1" % (door["id"], int(time.time() * 1000) + 60000))
+    assert len(evs["items"]) == 1 and evs["items"][0]["door_name"] == "Front", evs
+    c("GET", "/api/v1/events?cursor=1795662292006:1&site_id=%d&device_id=%d" % (site["id"], dev["id"]))
+    _, h, _ = c("GET", "/api/v1/events/export?format=csv&card=12345678")
+    assert h["content-type"].startswith("text/csv")
+    _, _, data = c("GET", "/api/v1/events/export?format=xlsx&person_id=1")
+    assert data[:2] == b"PK"
+    _, h, data = c("GET", "/api/v1/stream")
+    assert h["content-type"].startswith("text/event-stream") and b"retry:" in data
     c("DELETE", "/api/v1/devices/%d" % bundled["device"]["id"], want=204)
 
     # People and credentials.
@@ -547,6 +578,19 @@ def test_every_operation_succeeds_as_documented():
     assert [b["address"] for b in blocks["items"]] == ["127.0.0.2"], blocks
     c("GET", "/healthz", want=403, who=scanner)
     c("DELETE", "/api/v1/blocks/127.0.0.2", want=204)
+
+    # Alerts: the block raised one (an appliance alert: no X-Tenant here).
+    A = {"X-Tenant": ""}
+    _, _, found = c("GET", "/api/v1/alerts?state=open&severity=warning&kind=address_blocked&limit=5", headers=A)
+    alert = found["items"][0]
+    ap = "/api/v1/alerts/%d" % alert["id"]
+    c("GET", ap, headers=A)
+    c("POST", ap + "/acknowledge", headers=A)
+    c("POST", ap + "/resolve", {"note": "the scanner was ours"}, headers=A)
+    _, _, dl = c("GET", ap + "/deliveries", headers=A)
+    assert [d["channel"] for d in dl["items"]] == ["webhook:1"], dl
+    _, _, res = c("POST", "/api/v1/alerts/test", {"channel": "webhook"})
+    assert not res["ok"] and res["results"][0]["error"], res
 
     # Audit.
     c("GET", "/api/v1/audit?action=person.&limit=5&from=2020-01-01&to=%d" % (time.time() + 60))
