@@ -2,6 +2,7 @@
 
 #include "core/config.h"
 #include "core/db.h"
+#include "core/log.h"
 #include "core/vault.h"
 
 #include <stdio.h>
@@ -114,8 +115,14 @@ int session_lookup(const char *token, struct session *s)
 	sqlite3_stmt *st;
 	int rc;
 
-	if (strlen(token) != SESSION_TOKEN_LEN - 1 || digest(token, d) < 0)
+	if (strlen(token) != SESSION_TOKEN_LEN - 1)
 		return 2;
+	/* A failure to look (the vault or the database) is not "no such
+	 * session": the caller answers 503, the client tries again. */
+	if (digest(token, d) < 0) {
+		log_err("sessions: cannot compute the session digest (vault unavailable)");
+		return -1;
+	}
 	st = db_stmt("SELECT id, admin_id, csrf_token, created_at, last_seen_at, expires_at FROM sessions "
 		     "WHERE token_digest = ? AND ended_at IS NULL");
 	if (!st)
@@ -123,6 +130,8 @@ int session_lookup(const char *token, struct session *s)
 	sqlite3_bind_blob(st, 1, d, sizeof d, SQLITE_TRANSIENT);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
+		if (rc != SQLITE_DONE)
+			log_err("sessions: lookup failed: %s", sqlite3_errmsg(db_get()));
 		sqlite3_reset(st);
 		return rc == SQLITE_DONE ? 2 : -1;
 	}
@@ -180,9 +189,12 @@ int api_token_lookup(const char *secret, struct api_token *t)
 	sqlite3_stmt *st;
 	int rc;
 
-	if (strncmp(secret, API_TOKEN_PREFIX, strlen(API_TOKEN_PREFIX)) != 0 ||
-	    strlen(secret) >= API_TOKEN_LEN || digest(secret, d) < 0)
+	if (strncmp(secret, API_TOKEN_PREFIX, strlen(API_TOKEN_PREFIX)) != 0 || strlen(secret) >= API_TOKEN_LEN)
 		return 1;
+	if (digest(secret, d) < 0) {
+		log_err("sessions: cannot compute a token digest (vault unavailable)");
+		return -1;
+	}
 	st = db_stmt("SELECT id, tenant_id, coalesce(created_by, 0), name, scope, prefix, expires_at "
 		     "FROM api_tokens WHERE token_digest = ? AND revoked_at IS NULL AND expires_at > unixepoch()");
 	if (!st)

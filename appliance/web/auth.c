@@ -119,11 +119,16 @@ static int from_session(struct http_req *req, const char *token)
 
 	if (rc == 1)
 		return deny(req, 401, "session_expired", "the session has expired: log in again");
+	if (rc < 0)
+		return deny(req, 503, "unavailable", "the session could not be checked now; try again");
 	if (rc != 0) {
 		auth_note_failure(req);
 		return deny(req, 401, "unauthenticated", "log in first");
 	}
-	if (admin_get(s.admin_id, &a) != 0 || !a.active) {
+	rc = admin_get(s.admin_id, &a);
+	if (rc < 0)
+		return deny(req, 503, "unavailable", "the session could not be checked now; try again");
+	if (rc != 0 || !a.active) {
 		session_end(s.id, "account disabled");
 		return deny(req, 401, "unauthenticated", "log in first");
 	}
@@ -150,8 +155,11 @@ static unsigned scope_role(const char *scope, int *read_only)
 static int from_token(struct http_req *req, const char *secret)
 {
 	struct api_token t;
+	int rc = api_token_lookup(secret, &t);
 
-	if (api_token_lookup(secret, &t) != 0) {
+	if (rc < 0)
+		return deny(req, 503, "unavailable", "the token could not be checked now; try again");
+	if (rc != 0) {
 		auth_note_failure(req);
 		return deny(req, 401, "unauthenticated", "the API token is unknown, expired or revoked");
 	}
