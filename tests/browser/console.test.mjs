@@ -13,7 +13,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import {
   Appliance, ApiSession, createAdmin, playwright, unzip, sleep, CHROMIUM, SCREENSHOTS, NODE_MODULES, ADMIN_PASSWORD,
-  SANITIZED, SLOW,
+  SANITIZED, SLOW, TOP,
 } from './harness.mjs';
 import { totp, base32Decode } from './totp.mjs';
 
@@ -183,6 +183,49 @@ test('the TOTP helper gives the RFC 6238 test vector', () => {
   // RFC 6238 appendix B, SHA-1 secret "12345678901234567890" at T = 59 s: 94287082 (8 digits).
   assert.equal(totp('GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ', 59000), '287082');
   assert.equal(base32Decode('MZXW6===').toString(), 'foo');
+});
+
+test('translations: English and Japanese have the same keys and placeholders, and every key the code uses', () => {
+  const web = path.join(TOP, 'web');
+  const en = JSON.parse(fs.readFileSync(path.join(web, 'i18n', 'en.json'), 'utf8'));
+  const ja = JSON.parse(fs.readFileSync(path.join(web, 'i18n', 'ja.json'), 'utf8'));
+  assert.deepEqual(Object.keys(ja).sort(), Object.keys(en).sort());
+  const vars = (x) => [...x.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort().join();
+  for (const k of Object.keys(en)) assert.equal(vars(ja[k]), vars(en[k]), `placeholders of ${k}`);
+  const files = [path.join(web, 'app.js'), path.join(web, 'index.html')];
+  for (const dir of ['js', 'js/pages']) {
+    for (const f of fs.readdirSync(path.join(web, dir))) if (f.endsWith('.js')) files.push(path.join(web, dir, f));
+  }
+  const used = new Set();
+  for (const f of files) {
+    const src = fs.readFileSync(f, 'utf8');
+    for (const m of src.matchAll(/\bt(?:Or)?\('([a-z0-9_.-]+)'/g)) used.add(m[1]);
+    for (const m of src.matchAll(/data-i18n="([a-z0-9_.-]+)"/g)) used.add(m[1]);
+  }
+  // Keys built from values the API sends.
+  const families = {
+    'role.': ['system-admin', 'tenant-admin', 'operator', 'auditor'],
+    'cred.kind.': ['card', 'pin', 'face', 'fingerprint', 'mobile'],
+    'cred.status.': ['active', 'suspended', 'lost', 'revoked'],
+    'commands.kind.': ['unlock', 'lockdown', 'resync', 'reboot', 'set_time', 'firmware'],
+    'commands.state.': ['queued', 'sent', 'done', 'failed', 'expired'],
+    'decision.': ['granted', 'unknown_credential', 'credential_inactive', 'credential_not_yet_valid', 'credential_expired',
+      'person_suspended', 'person_not_yet_valid', 'person_expired', 'no_access_level', 'outside_schedule', 'holiday'],
+    'day.': ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun', 'holiday'],
+    'day.short.': ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun', 'holiday'],
+    'jobs.status.': ['running', 'ok', 'failed', 'interrupted'],
+    'jobs.trigger.': ['schedule', 'catch-up', 'manual'],
+    'firmware.state.': ['pending', 'sending', 'done', 'failed'],
+    'terminals.status.': ['pending', 'active', 'disabled'],
+    'tokens.scope.': ['read', 'operate', 'manage'],
+    'audit.outcome.': ['ok', 'denied', 'failed'],
+    'admins.status.': ['active', 'disabled'],
+    'people.status.': ['active', 'suspended'],
+    'lang.': ['en', 'ja'],
+  };
+  for (const [prefix, list] of Object.entries(families)) for (const v of list) used.add(prefix + v);
+  const missing = [...used].filter((k) => !(k in en) && k !== 'key');
+  assert.deepEqual(missing, []);
 });
 
 test('keyboard only: first login, the password rule as the appliance words it, the forced change', async () => {
@@ -359,7 +402,7 @@ test('an access group, a person with a card and a photo, per-field errors, If-Ma
 
   // A photo: preview first, then upload, then shown from the appliance.
   await page.setInputFiles('#photo-file', { name: 'hanako.png', mimeType: 'image/png', buffer: png() });
-  await page.waitForSelector('#photo-preview:not([hidden])');
+  await page.waitForFunction(() => document.getElementById('photo-preview').naturalWidth === 24);
   await page.click('#photo-upload');
   await page.waitForFunction(() => {
     const img = document.getElementById('person-photo');
@@ -524,7 +567,7 @@ test('erasure: the confirmation says exactly what will be destroyed', async () =
   await page.waitForSelector('#erase-list');
   const items = await page.$$eval('#erase-list li', (els) => els.map((e) => e.textContent));
   assert.match(items[0], /Jiro Ito: Name, E-mail, Employee number/);
-  assert.match(items[1], /1 credentials: Card \*+1111/);
+  assert.match(items[1], /Credentials \(1\): Card \*+1111/);
   assert.match(items.join(' '), /groups Staff/);
   assert.match(items.join(' '), /encryption key/);
   await shot('erase-confirmation');
@@ -740,6 +783,7 @@ test(`every page loads with ${PEOPLE.toLocaleString('en')} people (times printed
     while (inflight > 0) await sleep(2);
   };
   const results = [];
+  const unlabelled = [];
   for (const [hash, route, name] of pages) {
     await go('#/settings/policy', 'policy'); // a light page between two measurements
     await idle();
@@ -755,6 +799,13 @@ test(`every page loads with ${PEOPLE.toLocaleString('en')} people (times printed
       return v;
     }, route);
     results.push({ page: hash, route: measured, idle: wall });
+    // Every control can be told apart without seeing it: a label, or an aria-label.
+    const bare = await page.evaluate(() => [...document.querySelectorAll('input, select, textarea, button')]
+      .filter((el) => el.type !== 'hidden' && el.getClientRects().length)
+      .filter((el) => !(el.getAttribute('aria-label') || el.getAttribute('aria-labelledby') || (el.labels && el.labels.length) ||
+        (el.tagName === 'BUTTON' && el.textContent.trim())))
+      .map((el) => el.outerHTML.slice(0, 100)));
+    unlabelled.push(...bare.map((x) => `${hash}: ${x}`));
     await shot(name);
   }
   // A cold load: the whole console from nothing (page, modules, translations, session) to the page drawn.
@@ -778,6 +829,8 @@ test(`every page loads with ${PEOPLE.toLocaleString('en')} people (times printed
   console.log(`# slowest: ${worst.page} ${worst.route.toFixed(1)} ms`);
   fs.writeFileSync(path.join(SCREENSHOTS, 'page-load-times.txt'),
     results.map((r) => `${r.page}\t${r.route.toFixed(1)}\t${r.idle}`).join('\n') + '\n');
+
+  assert.deepEqual(unlabelled, [], 'controls without a label');
 
   // The people list pages through them all without downloading them: 50 a page.
   await go('#/people', 'people');

@@ -470,21 +470,24 @@ async function enter(session) {
     el.setAttribute('aria-busy', 'false');
     return;
   }
+  performance.mark('gh:boot-session');
   const wanted = store.me.language || localStoredLanguage() || browserLanguage();
+  // Tenants (system admins) and the sites' time zones, beside the API description.
+  const lists = Promise.all([
+    store.me.role === 'system-admin'
+      ? api.api('GET', '/api/v1/tenants', { noTenant: true }).then((p) => { store.tenants = p.items; }, () => { store.tenants = []; })
+      : null,
+    loadSites(),
+  ]);
   const [doc] = await Promise.all([
     loadOpenapi(),
     wanted !== lang() ? setLanguage(wanted) : null,
   ]);
   document.getElementById('lang').value = lang();
   setPermissions(doc, store.me.role);
-  if (store.me.role === 'system-admin') {
-    try {
-      store.tenants = (await api.api('GET', '/api/v1/tenants', { noTenant: true })).items;
-    } catch {
-      store.tenants = [];
-    }
-  }
-  await loadSites();
+  performance.mark('gh:boot-permissions');
+  await lists;
+  performance.mark('gh:boot-lists');
   renderNav();
   renderContext();
   renderWho();
@@ -511,7 +514,14 @@ export async function start() {
     onAuthLost: (err) => (store.me ? reauthenticate(err) : Promise.reject(err)),
     onPasswordChange: () => alertMessage(t('login.must_change')),
   });
+  // Everything the first page needs is asked for at once: the session, the
+  // translations, the API description and the page's own module.
+  const session = api.refreshSession().then((s) => ({ s }), (e) => ({ e }));
+  loadOpenapi();
+  const first = match(location.hash);
+  if (first && modules[first.route.mod]) modules[first.route.mod]().catch(() => {});
   await setLanguage(localStoredLanguage() || browserLanguage());
+  performance.mark('gh:boot-language');
   const sel = document.getElementById('lang');
   sel.value = lang();
   sel.addEventListener('change', () => chooseLanguage(sel.value));
@@ -521,7 +531,8 @@ export async function start() {
     (h1 || main()).focus();
   });
   try {
-    const s = await api.refreshSession();
+    const { s, e } = await session;
+    if (e) throw e;
     await enter(s);
   } catch (e) {
     if (e instanceof api.ApiError && (e.status === 401 || e.status === 403)) {

@@ -42,6 +42,14 @@ export async function exportButtons() {
 }
 
 export async function list(ctx) {
+  const query = (cursor) => {
+    const q = { limit: 50, cursor, status: search.status, group: search.group };
+    if (search.value) q[search.by] = search.value;
+    return q;
+  };
+  // The first page is asked for beside the groups, not after them.
+  let primed = api('GET', '/api/v1/people', { query: query(null) });
+  primed.catch(() => {});
   const groups = await lookup('groups');
   const results = h('div', { id: 'people-results' });
   const actions = [];
@@ -71,10 +79,10 @@ export async function list(ctx) {
   const p = pager({
     label: t('people.pages'),
     load: async (cursor) => {
-      const query = { limit: 50, cursor, status: search.status, group: search.group };
-      if (search.value) query[search.by] = search.value;
+      const first = primed;
+      primed = null;
       try {
-        return await api('GET', '/api/v1/people', { query });
+        return await (first && cursor == null ? first : api('GET', '/api/v1/people', { query: query(cursor) }));
       } catch (e) {
         replace(results, notice(errorText(e), 'bad'));
         return { items: null, next_cursor: null };

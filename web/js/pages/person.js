@@ -122,14 +122,15 @@ function photoCard(person, ctx, onChange) {
 
   if (can('PUT', '/api/v1/people/{id}/photo')) {
     const input = h('input', { type: 'file', id: 'photo-file', accept: 'image/jpeg,image/png' });
-    const preview = h('img', { class: 'photo', id: 'photo-preview', alt: t('person.preview'), hidden: true });
+    const preview = h('img', { class: 'photo', id: 'photo-preview', alt: t('person.preview') });
+    const previewBox = h('div', { hidden: true }, h('p', { class: 'hint' }, t('person.preview')), preview);
     const upload = button(t('person.upload_photo'), (e) => busy(e.currentTarget, async () => {
       const file = input.files[0];
       if (!file) return;
       await api('PUT', `/api/v1/people/${person.id}/photo`, { body: file, contentType: file.type || 'application/octet-stream' });
       person.has_photo = true;
       input.value = '';
-      preview.hidden = true;
+      previewBox.hidden = true;
       upload.disabled = true;
       announce(t('person.photo_saved'));
       await loadPhoto();
@@ -137,14 +138,14 @@ function photoCard(person, ctx, onChange) {
     }), { kind: 'primary', attrs: { id: 'photo-upload', disabled: true } });
     input.addEventListener('change', () => {
       const file = input.files[0];
-      if (!file) { preview.hidden = true; upload.disabled = true; return; }
+      if (!file) { previewBox.hidden = true; upload.disabled = true; return; }
       if (!/^image\/(jpeg|png)$/.test(file.type)) {
         alertMessage(t('person.photo_type'));
         input.value = '';
         return;
       }
       preview.src = url(file);
-      preview.hidden = false;
+      previewBox.hidden = false;
       upload.disabled = false;
       announce(t('person.preview_ready', { size: bytes(file.size) }));
     });
@@ -158,7 +159,7 @@ function photoCard(person, ctx, onChange) {
         onChange();
       });
     });
-    show.append(h('div', null, h('p', { class: 'hint' }, t('person.preview')), preview));
+    show.append(previewBox);
     box.append(h('div', { class: 'field' }, h('label', { for: 'photo-file' }, t('person.choose_photo')), input,
       h('p', { class: 'hint' }, t('person.photo_hint'))), h('div', { class: 'form-actions' }, upload, person.has_photo ? remove : null));
   }
