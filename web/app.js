@@ -4,4 +4,5 @@
 // #/... to the pages in js/pages/.
 import { start } from './js/shell.js';
 
+performance.mark('gh:boot');
 start().catch((e) => console.error(e));

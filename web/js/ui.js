@@ -63,7 +63,10 @@ export function errorText(err) {
   if (err.code === 'unavailable') return t('error.unavailable');
   if (err.code === 'precondition_failed') return t('error.precondition_failed');
   if (err.code === 'not_found') return t('error.not_found', { message: err.message });
-  if (err.code === 'invalid') return t('error.invalid');
+  if (err.code === 'invalid') {
+    const list = (err.fields || []).map((f) => `${f.field}: ${reasonText(f.reason)}`).join('; ');
+    return list ? `${t('error.invalid')} ${list}` : t('error.invalid');
+  }
   return tOr(`error.${err.code}`, err.message, { message: err.message });
 }
 

@@ -5,7 +5,7 @@
 import { add, h, replace, saveBlob } from '../dom.js';
 import { t } from '../i18n.js';
 import { api, ApiError } from '../api.js';
-import { civil, civilFromInput, civilToInput, bytes } from '../fmt.js';
+import { civil, civilFromInput, civilToInput, bytes, dateTime } from '../fmt.js';
 import {
   can, pageHead, field, checkGroup, checkedValues, showErrors, clearErrors, values, orNull, table, button, busy,
   announce, notice, confirmDialog, openDialog, showOnce, errorText, alertMessage, badge, link,
@@ -310,7 +310,7 @@ async function accessReport(person) {
       row(t('people.name'), report.name), row(t('people.email'), report.email), row(t('people.phone'), report.phone),
       row(t('people.employee_no'), report.employee_no), row(t('people.status'), t(`people.status.${report.status}`)),
       row(t('people.valid_from'), civil(report.valid_from)), row(t('people.valid_until'), civil(report.valid_until)),
-      row(t('people.notes'), report.notes), row(t('report.created'), report.created_at), row(t('report.updated'), report.updated_at)),
+      row(t('people.notes'), report.notes), row(t('report.created'), dateTime(report.created_at)), row(t('report.updated'), dateTime(report.updated_at))),
     h('h3', null, t('people.credentials')),
     table({
       caption: t('people.credentials'),
