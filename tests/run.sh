@@ -1,6 +1,7 @@
 #!/bin/sh
-# run.sh BUILD [FILTER]: run the unit tests and the end-to-end tests against
-# BUILD/gatehouse and print one summary line "N passed, N failed".
+# run.sh BUILD [FILTER]: run the unit tests, the end-to-end tests and the
+# browser tests against BUILD/gatehouse and print one summary line
+# "N passed, N failed".
 set -u
 build=${1:-build}
 filter=${2:-}
@@ -18,6 +19,19 @@ echo "# unit tests ($build/unit-tests)"
 "$build/unit-tests" $filter 2>&1 | tee -a "$log"
 echo "# end-to-end tests (tests/e2e)"
 /usr/bin/python3 "$top/tests/e2e/run.py" $filter 2>&1 | tee -a "$log"
+# Browser tests: Debian's Chromium driven by playwright-core (build/npm),
+# node:test with TAP output ("ok N - ..." lines, counted below). A filter
+# that does not name them ("browser", "console") leaves them out.
+case "browser console" in
+*"$filter"*)
+	echo "# browser tests (tests/browser, screenshots in $build/screenshots)"
+	# Each file runs as its own program, so its tests are top-level TAP lines
+	# with Node 18 (Debian 12) as with later versions.
+	for f in "$top"/tests/browser/*.test.mjs; do
+		GH_SCREENSHOTS="$top/$build/screenshots" node --test-reporter=tap "$f" 2>&1 | tee -a "$log"
+	done
+	;;
+esac
 
 passed=$(grep -c '^ok ' "$log")
 failed=$(grep -c '^not ok ' "$log")

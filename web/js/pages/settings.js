@@ -1,0 +1,512 @@
+// Settings: your account (language, password, TOTP with a QR code drawn
+// here from the otpauth URI, recovery codes shown once), admins and roles,
+// API tokens (shown once), allow-lists, blocked addresses, tenants (legal
+// hold) and the login policy.
+
+import { add, h, replace, saveBlob } from '../dom.js';
+import { t, lang, LANGUAGES } from '../i18n.js';
+import { api, refreshSession, tenant as currentTenant } from '../api.js';
+import { dateTime } from '../fmt.js';
+import {
+  can, role, pageHead, tabs, field, values, orNull, table, button, busy, announce, notice, openDialog, confirmDialog,
+  showOnce, showErrors, clearErrors, badge, alertMessage, yesNo,
+} from '../ui.js';
+import { store } from '../store.js';
+import { chooseLanguage } from '../shell.js';
+import { qrCanvas } from '../qr.js';
+import { crudPage } from './crud.js';
+
+function settingsTabs(current) {
+  return tabs([
+    { id: 'account', href: '#/settings', label: t('nav.account') },
+    { id: 'admins', href: '#/settings/admins', label: t('nav.admins'), show: can('GET', '/api/v1/admins') },
+    { id: 'tokens', href: '#/settings/tokens', label: t('nav.tokens'), show: can('GET', '/api/v1/tokens') },
+    { id: 'allowlist', href: '#/settings/allowlist', label: t('nav.allowlist'), show: can('GET', '/api/v1/allowlist') },
+    { id: 'blocks', href: '#/settings/blocks', label: t('nav.blocks'), show: can('GET', '/api/v1/blocks') },
+    { id: 'tenants', href: '#/settings/tenants', label: t('nav.tenants'), show: can('GET', '/api/v1/tenants') },
+    { id: 'policy', href: '#/settings/policy', label: t('nav.policy') },
+  ], current);
+}
+
+function scopeNote() {
+  if (role() !== 'system-admin') return null;
+  const slug = currentTenant();
+  return notice(slug ? t('settings.scope_tenant', { slug }) : t('settings.scope_appliance'));
+}
+
+/* --- your account ------------------------------------------------------------------------------ */
+function languageCard() {
+  const form = h('form', { id: 'language-form', novalidate: true },
+    field({ name: 'language', label: t('account.language'), type: 'select', value: lang(),
+      options: LANGUAGES.map((l) => ({ value: l, label: t(`lang.${l}`) })),
+      hint: can('PATCH', '/api/v1/admins/{id}') ? t('account.language_saved_hint') : t('account.language_browser_hint') }),
+    h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'primary' }, t('common.save'))));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    chooseLanguage(form.elements.language.value);
+  });
+  return h('section', { class: 'card', 'aria-labelledby': 'lang-title' }, h('h2', { id: 'lang-title' }, t('account.language')), form);
+}
+
+function passwordCard() {
+  const form = h('form', { id: 'password-form', novalidate: true },
+    h('div', { class: 'fields' },
+      field({ name: 'current_password', label: t('account.current_password'), type: 'password', required: true, autocomplete: 'current-password' }),
+      field({ name: 'new_password', label: t('account.new_password'), type: 'password', required: true, autocomplete: 'new-password', hint: t('account.password_rule_hint') }),
+      field({ name: 'confirm', label: t('account.confirm_password'), type: 'password', required: true, autocomplete: 'new-password' })),
+    h('p', { class: 'form-error', role: 'alert' }),
+    h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'primary' }, t('account.change_password'))));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearErrors(form);
+    const v = values(form);
+    if (v.new_password !== v.confirm) {
+      showErrors(form, { fields: [{ field: 'confirm', reason: 'does not match' }] });
+      return;
+    }
+    try {
+      await api('POST', '/api/v1/session/password', { body: { current_password: v.current_password, new_password: v.new_password } });
+      form.reset();
+      announce(t('account.password_changed'));
+    } catch (err) {
+      showErrors(form, err);
+    }
+  });
+  return h('section', { class: 'card', 'aria-labelledby': 'pw-title' }, h('h2', { id: 'pw-title' }, t('account.password')),
+    h('p', { class: 'muted' }, t('account.password_intro')), form);
+}
+
+function recoveryCodes(codes) {
+  let list = codes;
+  const text = () => `${t('account.recovery_file')}\n\n${list.join('\n')}\n`;
+  openDialog({
+    title: t('account.recovery_title'),
+    body: [h('p', null, t('account.recovery_intro')), h('ol', { class: 'codes', id: 'recovery-codes' }, list.map((c) => h('li', null, c))),
+      notice(t('common.shown_once'), 'warn')],
+    actions: [{ label: t('account.recovery_download'), onClick: () => saveBlob(new Blob([text()], { type: 'text/plain' }), 'gatehouse-recovery-codes.txt') }],
+    closeLabel: t('account.recovery_done'),
+    onClose: () => { list = []; },
+  });
+}
+
+function totpCard(me, rerender) {
+  const box = h('section', { class: 'card', 'aria-labelledby': 'totp-title', id: 'totp-card' }, h('h2', { id: 'totp-title' }, t('account.totp')));
+  if (me.totp_enabled) {
+    const form = h('form', { id: 'totp-disable-form', novalidate: true },
+      field({ name: 'password', label: t('account.your_password'), type: 'password', required: true, autocomplete: 'current-password' }),
+      h('p', { class: 'form-error', role: 'alert' }),
+      h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'danger' }, t('account.totp_disable'))));
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      clearErrors(form);
+      try {
+        await api('DELETE', '/api/v1/session/totp', { body: { password: form.elements.password.value } });
+        announce(t('account.totp_disabled'));
+        rerender();
+      } catch (err) {
+        showErrors(form, err);
+      }
+    });
+    box.append(notice(t('account.totp_on_text'), 'ok'), h('h3', null, t('account.totp_disable')), form);
+    return box;
+  }
+  const start = button(t('account.totp_start'), (e) => busy(e.currentTarget, async () => {
+    const enrol = await api('POST', '/api/v1/session/totp');
+    const canvas = qrCanvas(enrol.otpauth_uri, 5);
+    canvas.id = 'totp-qr';
+    canvas.className = 'qr';
+    canvas.setAttribute('role', 'img');
+    canvas.setAttribute('aria-label', t('account.totp_qr'));
+    const form = h('form', { id: 'totp-confirm-form', novalidate: true },
+      field({ name: 'code', label: t('account.totp_code'), required: true, autocomplete: 'one-time-code', attrs: { inputmode: 'numeric', maxlength: 6 } }),
+      h('p', { class: 'form-error', role: 'alert' }),
+      h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'primary' }, t('account.totp_confirm'))));
+    const secret = enrol.secret.replace(/(.{4})/g, '$1 ').trim();
+    const { close } = openDialog({
+      title: t('account.totp_setup'),
+      body: [h('p', null, t('account.totp_scan')), canvas,
+        h('p', null, t('account.totp_manual')), h('p', { class: 'secret', id: 'totp-secret' }, secret), form],
+      closeLabel: t('common.cancel'),
+      onClose: () => { enrol.otpauth_uri = ''; enrol.secret = ''; },
+    });
+    form.elements.code.focus();
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      clearErrors(form);
+      try {
+        const res = await api('POST', '/api/v1/session/totp/confirm', { body: { code: form.elements.code.value.trim() } });
+        close();
+        store.me.totp_enabled = true;
+        recoveryCodes(res.recovery_codes);
+        announce(t('account.totp_enabled'));
+        rerender();
+      } catch (err) {
+        showErrors(form, err);
+      }
+    });
+  }), { kind: 'primary', attrs: { id: 'totp-start' } });
+  box.append(h('p', null, t('account.totp_off_text')), h('div', { class: 'row' }, start));
+  return box;
+}
+
+export async function account(ctx) {
+  const s = await refreshSession();
+  store.me = s.admin;
+  const me = s.admin;
+  const draw = () => {
+    replace(ctx.main, settingsTabs('account'), pageHead(t('nav.account')),
+      h('section', { class: 'card', 'aria-labelledby': 'me-title' }, h('h2', { id: 'me-title' }, t('account.you')),
+        h('dl', { class: 'facts' },
+          h('dt', null, t('admins.username')), h('dd', null, me.username),
+          h('dt', null, t('admins.role')), h('dd', null, t(`role.${me.role}`)),
+          h('dt', null, t('account.session_ends')), h('dd', null, dateTime(s.expires_at)))),
+      h('div', { class: 'grid2' }, totpCard(store.me, () => account(ctx)), h('div', null, passwordCard(), languageCard())));
+  };
+  draw();
+}
+
+/* --- admins ------------------------------------------------------------------------------------- */
+const ROLES = ['system-admin', 'tenant-admin', 'operator', 'auditor'];
+
+export async function admins(ctx) {
+  const box = h('div', { id: 'admins-list' });
+  const isSys = role() === 'system-admin';
+  const tenants = new Map(store.tenants.map((tn) => [tn.id, tn]));
+  async function load() {
+    const page = await api('GET', '/api/v1/admins');
+    replace(box, table({
+      caption: t('nav.admins'),
+      columns: [
+        { label: t('admins.username'), cell: (a) => a.username },
+        { label: t('admins.role'), cell: (a) => roleCell(a) },
+        { label: t('admins.tenant'), cell: (a) => (a.tenant_id ? (tenants.get(a.tenant_id) || {}).slug || `#${a.tenant_id}` : '—') },
+        { label: t('admins.status'), cell: (a) => badge(t(`admins.status.${a.status}`), a.status === 'active' ? 'ok' : 'bad') },
+        { label: t('admins.locked'), cell: (a) => (a.locked ? badge(t('admins.locked_yes'), 'bad') : t('common.no')) },
+        { label: t('admins.totp'), cell: (a) => yesNo(a.totp_enabled) },
+        { label: t('admins.must_change'), cell: (a) => yesNo(a.must_change_password) },
+        { label: t('admins.language'), cell: (a) => (a.language ? t(`lang.${a.language}`) : t('admins.browser')) },
+        { label: t('common.actions'), actions: true, cell: actionsCell },
+      ],
+      rows: page.items,
+    }));
+  }
+  const self = (a) => a.id === store.me.id;
+  function roleCell(a) {
+    if (self(a) || !can('PATCH', '/api/v1/admins/{id}')) return t(`role.${a.role}`);
+    const choices = a.role === 'system-admin' ? ['system-admin'] : ROLES.slice(1);
+    const sel = h('select', { 'aria-label': t('admins.role_of', { name: a.username }) }, choices.map((r) => h('option', { value: r }, t(`role.${r}`))));
+    sel.value = a.role;
+    sel.addEventListener('change', () => busy(sel, async () => {
+      try {
+        await api('PATCH', `/api/v1/admins/${a.id}`, { body: { role: sel.value } });
+        announce(t('admins.role_changed', { name: a.username, role: t(`role.${sel.value}`) }));
+      } finally {
+        await load();
+      }
+    }));
+    return sel;
+  }
+  function actionsCell(a) {
+    const out = [];
+    if (!self(a)) {
+      out.push(button(a.status === 'active' ? t('admins.disable') : t('admins.enable'), async (e) => {
+        if (a.status === 'active' && !await confirmDialog({ title: t('admins.disable_q', { name: a.username }), body: h('p', null, t('admins.disable_text')), confirmLabel: t('admins.disable'), danger: true })) return;
+        await busy(e.currentTarget, async () => {
+          await api('PATCH', `/api/v1/admins/${a.id}`, { body: { status: a.status === 'active' ? 'disabled' : 'active' } });
+          announce(t('common.saved'));
+          await load();
+        });
+      }, { kind: 'small', attrs: { 'aria-label': `${a.status === 'active' ? t('admins.disable') : t('admins.enable')} ${a.username}` } }));
+    }
+    if (a.locked) {
+      out.push(button(t('admins.unlock'), (e) => busy(e.currentTarget, async () => {
+        await api('POST', `/api/v1/admins/${a.id}/unlock`);
+        announce(t('admins.unlocked', { name: a.username }));
+        await load();
+      }), { kind: 'small', attrs: { 'aria-label': `${t('admins.unlock')} ${a.username}` } }));
+    }
+    if (!self(a)) {
+      out.push(button(t('admins.reset'), () => resetDialog(a), { kind: 'small', attrs: { 'aria-label': `${t('admins.reset')} ${a.username}` } }));
+    }
+    return h('div', { class: 'row' }, out);
+  }
+  function resetDialog(a) {
+    const form = h('form', { novalidate: true, id: 'reset-form' },
+      h('p', null, t('admins.reset_intro', { name: a.username })),
+      field({ name: 'password', label: t('admins.temp_password'), type: 'password', required: true, autocomplete: 'new-password', hint: t('account.password_rule_hint') }),
+      h('p', { class: 'form-error', role: 'alert' }),
+      h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'primary' }, t('admins.reset'))));
+    const { close } = openDialog({ title: t('admins.reset_title', { name: a.username }), body: form, closeLabel: t('common.cancel') });
+    form.elements.password.focus();
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      clearErrors(form);
+      try {
+        await api('POST', `/api/v1/admins/${a.id}/reset-password`, { body: { password: form.elements.password.value } });
+        close();
+        announce(t('admins.reset_done', { name: a.username }));
+        await load();
+      } catch (err) {
+        showErrors(form, err);
+      }
+    });
+  }
+  function createDialog() {
+    const roles = isSys ? ROLES : ROLES.slice(1);
+    const form = h('form', { novalidate: true, id: 'admin-form' },
+      h('div', { class: 'fields' },
+        field({ name: 'username', label: t('admins.username'), required: true, hint: t('admins.username_hint') }),
+        field({ name: 'role', label: t('admins.role'), type: 'select', value: isSys ? 'tenant-admin' : 'operator', options: roles.map((r) => ({ value: r, label: t(`role.${r}`) })) }),
+        isSys ? field({ name: 'tenant_id', label: t('admins.tenant'), type: 'select',
+          value: String((store.tenants.find((tn) => tn.slug === currentTenant()) || store.tenants[0] || {}).id || ''),
+          options: store.tenants.map((tn) => ({ value: String(tn.id), label: `${tn.name} (${tn.slug})` })), hint: t('admins.tenant_hint') }) : null,
+        field({ name: 'password', label: t('admins.first_password'), type: 'password', required: true, autocomplete: 'new-password', hint: t('admins.first_password_hint') })),
+      h('p', { class: 'form-error', role: 'alert' }),
+      h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'primary' }, t('common.create'))));
+    const { close } = openDialog({ title: t('admins.new'), body: form, closeLabel: t('common.cancel') });
+    form.elements.username.focus();
+    const tenantField = form.elements.tenant_id;
+    const sync = () => { if (tenantField) tenantField.disabled = form.elements.role.value === 'system-admin'; };
+    form.elements.role.addEventListener('change', sync);
+    sync();
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      clearErrors(form);
+      const v = values(form);
+      const body = { username: v.username.trim(), role: v.role, password: form.elements.password.value };
+      if (isSys && v.role !== 'system-admin' && v.tenant_id) body.tenant_id = Number(v.tenant_id);
+      try {
+        await api('POST', '/api/v1/admins', { body });
+        close();
+        announce(t('admins.created', { name: body.username }));
+        await load();
+      } catch (err) {
+        showErrors(form, err);
+      }
+    });
+  }
+  add(ctx.main, settingsTabs('admins'),
+    pageHead(t('nav.admins'), can('POST', '/api/v1/admins') ? button(t('admins.new'), createDialog, { kind: 'primary', attrs: { id: 'admin-new' } }) : null),
+    scopeNote(), box);
+  await load();
+}
+
+/* --- API tokens -------------------------------------------------------------------------------------- */
+export async function tokens(ctx) {
+  add(ctx.main, settingsTabs('tokens'), pageHead(t('nav.tokens')));
+  if (role() === 'system-admin' && !currentTenant()) {
+    add(ctx.main, notice(t('tokens.choose_tenant'), 'warn'));
+    return;
+  }
+  const box = h('div', { id: 'tokens-list' });
+  const state = (tk) => {
+    if (tk.revoked_at) return badge(t('tokens.revoked'), 'bad');
+    if (new Date(tk.expires_at) < new Date()) return badge(t('tokens.expired'), 'warn');
+    return badge(t('tokens.live'), 'ok');
+  };
+  async function load() {
+    const page = await api('GET', '/api/v1/tokens');
+    replace(box, table({
+      caption: t('nav.tokens'),
+      columns: [
+        { label: t('tokens.name'), cell: (tk) => tk.name },
+        { label: t('tokens.scope'), cell: (tk) => t(`tokens.scope.${tk.scope}`) },
+        { label: t('tokens.prefix'), cell: (tk) => h('span', { class: 'mono' }, `${tk.prefix}…`) },
+        { label: t('tokens.state'), cell: state },
+        { label: t('tokens.created'), cell: (tk) => dateTime(tk.created_at) },
+        { label: t('tokens.expires'), cell: (tk) => dateTime(tk.expires_at) },
+        { label: t('tokens.last_used'), cell: (tk) => dateTime(tk.last_used_at) },
+        {
+          label: t('common.actions'), actions: true,
+          cell: (tk) => (tk.revoked_at || !can('DELETE', '/api/v1/tokens/{id}') ? '' : button(t('tokens.revoke'), async (e) => {
+            if (!await confirmDialog({ title: t('tokens.revoke_q', { name: tk.name }), body: h('p', null, t('tokens.revoke_text')), confirmLabel: t('tokens.revoke'), danger: true })) return;
+            await busy(e.currentTarget, async () => {
+              await api('DELETE', `/api/v1/tokens/${tk.id}`);
+              announce(t('tokens.revoked_done', { name: tk.name }));
+              await load();
+            });
+          }, { kind: 'small', attrs: { 'aria-label': `${t('tokens.revoke')} ${tk.name}` } })),
+        },
+      ],
+      rows: page.items,
+      empty: t('tokens.none'),
+    }));
+  }
+  let form = null;
+  if (can('POST', '/api/v1/tokens')) {
+    form = h('form', { novalidate: true, id: 'token-form', class: 'card', 'aria-label': t('tokens.new') },
+      h('h2', null, t('tokens.new')),
+      h('div', { class: 'fields' },
+        field({ name: 'name', label: t('tokens.name'), required: true }),
+        field({ name: 'scope', label: t('tokens.scope'), type: 'select', value: 'read',
+          options: ['read', 'operate', 'manage'].map((s) => ({ value: s, label: t(`tokens.scope.${s}`) })), hint: t('tokens.scope_hint') }),
+        field({ name: 'expires_in_days', label: t('tokens.days'), type: 'number', value: 90, attrs: { min: 1, max: 365 } })),
+      h('p', { class: 'form-error', role: 'alert' }),
+      h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'primary' }, t('common.create'))));
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      clearErrors(form);
+      const v = values(form);
+      try {
+        const tk = await api('POST', '/api/v1/tokens', { body: { name: v.name.trim(), scope: v.scope, expires_in_days: Number(v.expires_in_days) } });
+        form.reset();
+        showOnce({ title: t('tokens.created_title', { name: tk.name }), intro: t('tokens.created_intro', { when: dateTime(tk.expires_at) }), secret: tk.token });
+        await load();
+      } catch (err) {
+        showErrors(form, err);
+      }
+    });
+  }
+  add(ctx.main, scopeNote(), form, h('h2', null, t('tokens.list')), box);
+  await load();
+}
+
+/* --- allow-list and blocks ------------------------------------------------------------------------------ */
+export async function allowlist(ctx) {
+  const box = h('div', { id: 'allowlist-list' });
+  async function load() {
+    const page = await api('GET', '/api/v1/allowlist');
+    replace(box, page.items.length ? table({
+      caption: t('nav.allowlist'),
+      columns: [
+        { label: t('allow.cidr'), cell: (a) => h('span', { class: 'mono' }, a.cidr) },
+        { label: t('allow.note'), cell: (a) => a.note },
+        {
+          label: t('common.actions'), actions: true,
+          cell: (a) => (can('DELETE', '/api/v1/allowlist/{id}') ? button(t('common.remove'), async (e) => {
+            if (!await confirmDialog({ title: t('allow.remove_q', { cidr: a.cidr }), body: h('p', null, t('allow.remove_text')), confirmLabel: t('common.remove'), danger: true })) return;
+            await busy(e.currentTarget, async () => {
+              await api('DELETE', `/api/v1/allowlist/${a.id}`);
+              announce(t('allow.removed', { cidr: a.cidr }));
+              await load();
+            });
+          }, { kind: 'small', attrs: { 'aria-label': `${t('common.remove')} ${a.cidr}` } }) : ''),
+        },
+      ],
+      rows: page.items,
+    }) : notice(t('allow.empty')));
+  }
+  let form = null;
+  if (can('POST', '/api/v1/allowlist')) {
+    form = h('form', { novalidate: true, id: 'allow-form', class: 'card', 'aria-label': t('allow.add') },
+      h('h2', null, t('allow.add')),
+      h('div', { class: 'fields' },
+        field({ name: 'cidr', label: t('allow.cidr'), required: true, hint: t('allow.cidr_hint') }),
+        field({ name: 'note', label: t('allow.note') })),
+      h('p', { class: 'form-error', role: 'alert', id: 'allow-error' }),
+      h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'primary' }, t('allow.add'))));
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      clearErrors(form);
+      const v = values(form);
+      try {
+        const body = { cidr: v.cidr.trim() };
+        if (orNull(v.note)) body.note = v.note.trim();
+        const added = await api('POST', '/api/v1/allowlist', { body });
+        form.reset();
+        announce(t('allow.added', { cidr: added.cidr }));
+        await load();
+      } catch (err) {
+        // 409: the server refuses a list that would lock you out; its message says why.
+        if (err.code === 'conflict') {
+          clearErrors(form);
+          form.querySelector('.form-error').textContent = err.message;
+          alertMessage(err.message);
+        } else {
+          showErrors(form, err);
+        }
+      }
+    });
+  }
+  add(ctx.main, settingsTabs('allowlist'), pageHead(t('nav.allowlist')),
+    h('p', { class: 'muted' }, t('allow.intro')), scopeNote(), form, h('h2', null, t('allow.list')), box);
+  await load();
+}
+
+export async function blocks(ctx) {
+  const box = h('div', { id: 'blocks-list' });
+  async function load() {
+    const page = await api('GET', '/api/v1/blocks');
+    replace(box, table({
+      caption: t('nav.blocks'),
+      columns: [
+        { label: t('blocks.address'), cell: (b) => h('span', { class: 'mono' }, b.address) },
+        { label: t('blocks.reason'), cell: (b) => b.reason },
+        { label: t('blocks.until'), cell: (b) => dateTime(b.until) },
+        {
+          label: t('common.actions'), actions: true,
+          cell: (b) => button(t('blocks.lift'), (e) => busy(e.currentTarget, async () => {
+            await api('DELETE', `/api/v1/blocks/${encodeURIComponent(b.address)}`);
+            announce(t('blocks.lifted', { address: b.address }));
+            await load();
+          }), { kind: 'small', attrs: { 'aria-label': `${t('blocks.lift')} ${b.address}` } }),
+        },
+      ],
+      rows: page.items,
+      empty: t('blocks.none'),
+    }));
+  }
+  add(ctx.main, settingsTabs('blocks'), pageHead(t('nav.blocks')), h('p', { class: 'muted' }, t('blocks.intro')), box);
+  await load();
+}
+
+/* --- tenants ------------------------------------------------------------------------------------------------- */
+export function tenants(ctx) {
+  add(ctx.main, settingsTabs('tenants'));
+  return crudPage(ctx, {
+    id: 'tenants', title: t('nav.tenants'), path: '/api/v1/tenants',
+    intro: t('tenants.intro'),
+    newLabel: t('tenants.new'), editLabel: (tn) => t('tenants.edit', { name: tn.name }), deleteLabel: (tn) => tn.name,
+    after: async () => {
+      store.tenants = (await api('GET', '/api/v1/tenants', { noTenant: true })).items;
+    },
+    columns: () => [
+      { label: t('tenants.slug'), cell: (tn) => h('span', { class: 'mono' }, tn.slug) },
+      { label: t('tenants.name'), cell: (tn) => tn.name },
+      { label: t('tenants.legal_hold'), cell: (tn) => (tn.legal_hold ? badge(t('tenants.hold_on'), 'warn') : t('tenants.hold_off')) },
+    ],
+    rowActions: (tn, changed) => button(tn.legal_hold ? t('tenants.lift_hold') : t('tenants.set_hold'), async (e) => {
+      const ok = await confirmDialog({
+        title: tn.legal_hold ? t('tenants.lift_hold_q', { name: tn.name }) : t('tenants.set_hold_q', { name: tn.name }),
+        body: h('p', null, tn.legal_hold ? t('tenants.lift_hold_text') : t('tenants.set_hold_text')),
+        confirmLabel: tn.legal_hold ? t('tenants.lift_hold') : t('tenants.set_hold'),
+        danger: tn.legal_hold,
+      });
+      if (!ok) return;
+      await busy(e.currentTarget, async () => {
+        await api('PATCH', `/api/v1/tenants/${tn.id}`, { body: { legal_hold: !tn.legal_hold }, noTenant: true });
+        announce(tn.legal_hold ? t('tenants.hold_lifted', { name: tn.name }) : t('tenants.hold_set', { name: tn.name }));
+        await changed();
+      });
+    }, { kind: 'small', attrs: { dataset: { hold: tn.slug } } }),
+    fields: (tn) => [
+      tn ? null : field({ name: 'slug', label: t('tenants.slug'), required: true, hint: t('tenants.slug_hint') }),
+      field({ name: 'name', label: t('tenants.name'), required: true, value: tn && tn.name }),
+    ],
+    body: (form, tn) => (tn ? { name: form.elements.name.value.trim() } : { slug: form.elements.slug.value.trim(), name: form.elements.name.value.trim() }),
+  });
+}
+
+/* --- policy --------------------------------------------------------------------------------------------------- */
+export function policy(ctx) {
+  const keys = [
+    ['password.min_length', '8'], ['password.require_upper', 'yes'], ['password.require_lower', 'yes'],
+    ['password.require_digit', 'yes'], ['password.require_symbol', 'yes'], ['auth.lockout_threshold', '3'],
+    ['auth.lockout_duration', '15m'], ['session.idle_timeout', '30m'], ['session.absolute_timeout', '12h'],
+    ['session.single', 'yes'], ['token.max_lifetime', '365d'],
+  ];
+  add(ctx.main, settingsTabs('policy'), pageHead(t('nav.policy')),
+    notice(t('policy.not_in_api'), 'warn'),
+    h('p', null, t('policy.where')),
+    table({
+      caption: t('policy.defaults'),
+      columns: [
+        { label: t('policy.key'), cell: (k) => h('span', { class: 'mono' }, k[0]) },
+        { label: t('policy.meaning'), cell: (k) => t(`policy.key.${k[0]}`) },
+        { label: t('policy.default'), cell: (k) => h('span', { class: 'mono' }, k[1]) },
+      ],
+      rows: keys,
+    }),
+    h('p', { class: 'hint' }, t('policy.defaults_note')));
+}
+
