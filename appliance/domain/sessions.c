@@ -123,8 +123,11 @@ int session_lookup(const char *token, struct session *s)
 		log_err("sessions: cannot compute the session digest (vault unavailable)");
 		return -1;
 	}
-	st = db_stmt("SELECT id, admin_id, csrf_token, created_at, last_seen_at, expires_at FROM sessions "
-		     "WHERE token_digest = ? AND ended_at IS NULL");
+	/* An ended session is found too: its cookie is stale, not a guess, and
+	 * must not count towards blocking the address (a console with a few
+	 * requests in flight when the session ends would block itself). */
+	st = db_stmt("SELECT id, admin_id, csrf_token, created_at, last_seen_at, expires_at, ended_at IS NOT NULL "
+		     "FROM sessions WHERE token_digest = ?");
 	if (!st)
 		return -1;
 	sqlite3_bind_blob(st, 1, d, sizeof d, SQLITE_TRANSIENT);
@@ -142,7 +145,10 @@ int session_lookup(const char *token, struct session *s)
 	s->created_at = sqlite3_column_int64(st, 3);
 	s->last_seen_at = sqlite3_column_int64(st, 4);
 	s->expires_at = sqlite3_column_int64(st, 5);
+	int ended = sqlite3_column_int(st, 6);
 	sqlite3_reset(st);
+	if (ended)
+		return 1;
 	if (now >= s->expires_at || now - s->last_seen_at >= cfg_int(CFG_SESSION_IDLE_TIMEOUT) / 1000) {
 		session_end(s->id, now >= s->expires_at ? "expired" : "idle");
 		return 1;

@@ -28,7 +28,8 @@ int session_create(int64_t admin_id, const char *remote, int single, char token[
 		   struct session *s);
 
 /* Find the live session for a cookie token; ends it (and returns 1) if it
- * is past its idle or absolute timeout. 0 found, 1 expired, 2 unknown, -1 error. */
+ * is past its idle or absolute timeout. 0 found, 1 expired or ended,
+ * 2 unknown, -1 error. */
 int session_lookup(const char *token, struct session *s);
 
 /* End one session, or all of an admin's (except one id, or 0). */
