@@ -252,10 +252,15 @@ int vault_rotate_begin(int64_t tenant, int *resumed, char *err, size_t errlen)
 
 	*resumed = 0;
 	/* The write lock also holds off every writer that seals: from the commit
-	 * on, all of them see the new key (see the rule in vault.h). */
-	if (db_begin() < 0) {
-		snprintf(err, errlen, "database busy");
-		return -1;
+	 * on, all of them see the new key (see the rule in vault.h). SQLite's
+	 * lock is not fair: busy writers can win it again and again for a whole
+	 * busy timeout, so an admin's rotation tries a few times before it
+	 * gives up. */
+	for (int tries = 0; db_begin() < 0; tries++) {
+		if (tries == 5) {
+			snprintf(err, errlen, "database busy: writers held it for six busy timeouts in a row; try again");
+			return -1;
+		}
 	}
 	st = db_stmt("SELECT 1 FROM ks.rotations WHERE tenant_id = ?");
 	sqlite3_bind_int64(st, 1, tenant);

@@ -193,7 +193,11 @@ def person_index(person_id):
 
 def test_appliance_outage_every_event_once_in_order_with_original_times():
     sim = Devsim("outage", "--devices", "5", "--events", "150", "--rate", "10").start()
-    time.sleep(4 * SLOW)
+    # Stop the appliance once the terminals are well under way (not before
+    # they synced, not after they finished: a sanitizer build is slow).
+    assert wait_for(lambda: len(sim.device_ids()) == 5 and
+                    db("SELECT count(*) FROM events WHERE device_id IN (%s)" %
+                       ",".join(str(d) for d in sim.device_ids()))[0][0] >= 100, timeout=120, every=0.1)
     app.stop()
     outage_from = time.time()
     time.sleep(4)
