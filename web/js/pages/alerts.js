@@ -72,7 +72,7 @@ function resolveDialog(a, after) {
   });
 }
 
-const filters = { state: 'open', severity: '', kind: '' };
+const filters = { state: 'unresolved', severity: '', kind: '' };
 
 export async function page(ctx) {
   const results = h('div', { id: 'alerts-list' });
@@ -80,7 +80,8 @@ export async function page(ctx) {
   const canResolve = can('POST', '/api/v1/alerts/{id}/resolve');
   const form = h('form', { class: 'search', id: 'alerts-filters', role: 'search', 'aria-label': t('alerts.filters'), novalidate: true },
     field({ name: 'state', label: t('alerts.state'), type: 'select', value: filters.state,
-      options: [{ value: '', label: t('events.any') }, ...STATES.map((s) => ({ value: s, label: t(`alerts.state.${s}`) }))] }),
+      options: [{ value: 'unresolved', label: t('alerts.state.unresolved') }, ...STATES.map((s) => ({ value: s, label: t(`alerts.state.${s}`) })),
+        { value: '', label: t('events.any') }] }),
     field({ name: 'severity', label: t('alerts.severity'), type: 'select', value: filters.severity,
       options: [{ value: '', label: t('events.any') }, ...SEVERITIES.map((s) => ({ value: s, label: t(`alerts.severity.${s}`) }))] }),
     field({ name: 'kind', label: t('alerts.kind'), value: filters.kind, hint: t('alerts.kind_hint') }),

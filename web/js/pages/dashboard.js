@@ -124,13 +124,13 @@ async function doors() {
 
 /* --- alerts ----------------------------------------------------------------------------------------- */
 async function alerts(reload) {
-  const page = await api('GET', '/api/v1/alerts', { query: { state: 'open', limit: 10 } });
+  const page = await api('GET', '/api/v1/alerts', { query: { state: 'unresolved', limit: 10 } });
   const canAck = can('POST', '/api/v1/alerts/{id}/acknowledge');
   if (!page.items.length) return h('p', { class: 'ok', id: 'dash-no-alerts' }, t('alerts.none_open'));
   return [
     h('ul', { class: 'plain', id: 'dash-alerts' }, page.items.map((a) => h('li', { dataset: { alert: String(a.id) } },
       h('p', { class: 'spread' }, h('span', null, severityBadge(a.severity), ' ', a.subject),
-        canAck ? button(t('alerts.acknowledge'), (e) => busy(e.currentTarget, async () => {
+        canAck && a.state === 'open' ? button(t('alerts.acknowledge'), (e) => busy(e.currentTarget, async () => {
           await api('POST', `/api/v1/alerts/${a.id}/acknowledge`);
           announce(t('alerts.acknowledged_done', { subject: a.subject }));
           await reload();
@@ -160,7 +160,7 @@ async function fill(el, fn) {
 }
 
 /* --- live events ------------------------------------------------------------------------------------- */
-function liveCard(ctx, onAlert) {
+function liveCard(ctx, onAlert, onEvent) {
   const list = h('ul', { class: 'plain live', id: 'live-events', 'aria-live': 'off' });
   const state = h('span', { class: 'badge', id: 'live-state' }, t('live.connecting'));
   const body = h('div', null, h('p', { class: 'spread' }, h('span', { class: 'hint' }, t('live.intro')), state), list);
@@ -188,7 +188,11 @@ function liveCard(ctx, onAlert) {
     }
     if (!list.children.length) list.append(h('li', { class: 'muted empty-live' }, t('live.none_yet')));
     const stream = openStream({
-      onEvent: (ev) => { if (ctx.live()) addEvent(ev); },
+      onEvent: (ev) => {
+        if (!ctx.live()) return;
+        addEvent(ev);
+        onEvent(ev);
+      },
       onAlert: (a) => { if (ctx.live()) onAlert(a); },
       onReset: () => {},
       onState: (s) => {
@@ -215,9 +219,14 @@ export async function page(ctx) {
   const isSys = role() === 'system-admin';
   const reloadAlerts = () => fill(alertsBody, () => alerts(reloadAlerts));
   let alertTimer = null;
+  let doorTimer = null;
+  // A door's state and last event follow its events: the card is read again shortly after one.
   const live = canEvents ? liveCard(ctx, () => {
     clearTimeout(alertTimer);
     alertTimer = setTimeout(reloadAlerts, 300);
+  }, (ev) => {
+    if (ev.door_id == null || doorTimer) return;
+    doorTimer = setTimeout(() => { doorTimer = null; if (ctx.live()) fill(doorsBody, doors); }, 1000);
   }) : null;
 
   const loadSystem = async () => {
@@ -264,5 +273,5 @@ export async function page(ctx) {
     fill(doorsBody, doors);
     if (canJobs) fill(jobsBody, jobs);
   }, REFRESH_MS);
-  ctx.onLeave(() => { clearInterval(timer); clearTimeout(alertTimer); });
+  ctx.onLeave(() => { clearInterval(timer); clearTimeout(alertTimer); clearTimeout(doorTimer); });
 }
