@@ -120,6 +120,9 @@ async function stopDevsim() {
 /* --- set-up ------------------------------------------------------------------------------------------ */
 before(async () => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-browser-ops-'));
+  if (fs.existsSync(SCREENSHOTS)) {
+    for (const f of fs.readdirSync(SCREENSHOTS)) if (f.startsWith('ops-')) fs.rmSync(path.join(SCREENSHOTS, f));
+  }
   const secret = path.join(work, 'webhook-secret');
   fs.writeFileSync(secret, 'ops-webhook-secret\n', { mode: 0o600 });
   app = await new Appliance({
