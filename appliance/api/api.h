@@ -130,9 +130,18 @@ void api_openapi(struct http_req *req);
 void api_healthz(struct http_req *req);
 void api_readyz(struct http_req *req);
 
+/* system.c: the configuration, the appliance's state, its web certificate */
+void api_settings_get(struct http_req *req);
+void api_system_get(struct http_req *req);
+void api_certificates_web_put(struct http_req *req);
+
+/* door_status.c */
+void api_doors_status(struct http_req *req);
+
 /* session.c */
 void api_session_login(struct http_req *req);
 void api_session_get(struct http_req *req);
+void api_session_update(struct http_req *req);
 void api_session_logout(struct http_req *req);
 void api_session_password(struct http_req *req);
 void api_session_totp_begin(struct http_req *req);

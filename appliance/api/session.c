@@ -136,6 +136,8 @@ static void reply_session(struct http_req *req, const struct admin *a, const cha
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
 	cJSON_AddStringToObject(doc, "expires_at", when);
+	/* Where the caller is seen from: the allow-list form proposes it. */
+	cJSON_AddStringToObject(doc, "remote_address", req->remote);
 	char *text = cJSON_PrintUnformatted(doc);
 	if (token) {
 		auth_cookie(token, s->expires_at - (long long)time(NULL), cookie, sizeof cookie);
@@ -235,6 +237,37 @@ void api_session_get(struct http_req *req)
 		}
 	}
 	reply_session(req, &a, NULL, &s, 200);
+}
+
+/* PATCH {"language": "en"|"ja"}: the caller's own console language, for
+ * every role (PATCH /api/v1/admins/{id} is for admins managing others). */
+void api_session_update(struct http_req *req)
+{
+	const char *language;
+	cJSON *details;
+	struct jv v;
+
+	if (http_read_json(req) < 0)
+		return;
+	jv_init(&v, req->json);
+	language = jv_enum(&v, "language", 1, "en|ja");
+	jv_no_others(&v);
+	if (jv_finish(&v, req) < 0)
+		return;
+	details = cJSON_CreateObject();
+	cJSON_AddStringToObject(details, "language", language);
+	if (db_begin() < 0) {
+		cJSON_Delete(details);
+		return api_db_error(req);
+	}
+	if (admin_set_language(req->auth.admin_id, language) < 0 ||
+	    api_audit(req, "auth.language", req->auth.actor, "ok", details) < 0 || db_commit() < 0) {
+		cJSON_Delete(details);
+		db_rollback();
+		return api_db_error(req);
+	}
+	cJSON_Delete(details);
+	api_session_get(req);
 }
 
 void api_session_logout(struct http_req *req)

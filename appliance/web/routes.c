@@ -24,6 +24,8 @@ const struct route routes_table[] = {
 
 	{"POST", "/api/v1/session", api_session_login, PUB | RF_LOGIN, 0, 4096, "Log in"},
 	{"GET", "/api/v1/session", api_session_get, API | RF_PW_CHANGE, ROLES_ALL, 0, "Who is logged in"},
+	{"PATCH", "/api/v1/session", api_session_update, SELF, ROLES_ALL, 4096,
+	 "Set your own console language"},
 	{"DELETE", "/api/v1/session", api_session_logout, SELF, ROLES_ALL, 0, "Log out"},
 	{"POST", "/api/v1/session/password", api_session_password, SELF, ROLES_ALL, 4096,
 	 "Change your own password"},
@@ -61,6 +63,12 @@ const struct route routes_table[] = {
 	{"POST", "/api/v1/tenants", api_tenants_create, MGMT, SYS, 0, "Create a tenant (and its keys)"},
 	{"PATCH", "/api/v1/tenants/{id}", api_tenants_update, MGMT, SYS, 4096,
 	 "Rename a tenant, or set or lift its legal hold (retention deletes nothing of it)"},
+	{"GET", "/api/v1/settings", api_settings_get, API, SYS | TADM, 0,
+	 "The effective configuration the console shows (never a secret)"},
+	{"GET", "/api/v1/system", api_system_get, API, ROLES_ALL, 0,
+	 "The appliance: version, disk, database, counts, certificates, recovery key, last backups"},
+	{"PUT", "/api/v1/certificates/web", api_certificates_web_put, MGMT, SYS, 96 * 1024,
+	 "Store a new web server certificate and key, used from the next start"},
 	{"GET", "/api/v1/openapi.json", api_openapi, PUB, 0, 0, "This API's OpenAPI 3.1 description"},
 
 #define RULE_ROUTES(path, name, what)                                                          \
@@ -70,6 +78,8 @@ const struct route routes_table[] = {
 	{"PATCH", path "/{id}", api_##name##_update, API, SYS | TADM, 0, "Change one of the " what}, \
 	{"DELETE", path "/{id}", api_##name##_delete, API, SYS | TADM, 0, "Delete one of the " what}
 	RULE_ROUTES("/api/v1/sites", sites, "sites"),
+	{"GET", "/api/v1/doors/status", api_doors_status, API, SYS | TADM | OPER | AUD, 0,
+	 "Each door's last known state, its terminal's connection and lock-down"},
 	RULE_ROUTES("/api/v1/doors", doors, "doors"),
 	RULE_ROUTES("/api/v1/schedules", schedules, "schedules"),
 	RULE_ROUTES("/api/v1/holidays", holidays, "holiday sets"),

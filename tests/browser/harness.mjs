@@ -74,8 +74,19 @@ export class Appliance {
     return `https://127.0.0.1:${this.port}`;
   }
 
+  /** The certificate served since the start (kept: a replacement stored through the API serves only after a restart). */
   get ca() {
-    return fs.readFileSync(path.join(this.state, 'tls', 'server.crt'));
+    if (!this.servedCa) this.servedCa = fs.readFileSync(path.join(this.state, 'tls', 'server.crt'));
+    return this.servedCa;
+  }
+
+  /** The device link's port (MQTT over TLS), from the log. */
+  get mqttPort() {
+    for (const line of this.lines) {
+      const m = /terminals on mqtts:\/\/[^ ]+:(\d+)/.exec(line);
+      if (m) return Number(m[1]);
+    }
+    throw new Error(`no device link port in the log:\n${this.log()}`);
   }
 
   bootstrapPassword() {

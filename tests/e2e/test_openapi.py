@@ -482,6 +482,16 @@ def test_every_operation_succeeds_as_documented():
                 (dev["id"], door["id"]))
     con.commit()
     con.close()
+    con = sqlite3.connect(app.db(), timeout=10)
+    con.execute("INSERT INTO events (tenant_id, device_id, seq, at, received_at, kind, door_id) "
+                "VALUES (1, ?, 2, 1795662293000, 1795662293100, 'door_opened', ?)", (dev["id"], door["id"]))
+    con.execute("INSERT INTO events (tenant_id, device_id, seq, at, received_at, kind, reason) "
+                "VALUES (1, ?, 3, 1795662294000, 1795662294100, 'lockdown', 'on')", (dev["id"],))
+    con.commit()
+    con.close()
+    _, _, ds = c("GET", "/api/v1/doors/status?limit=10")
+    mine = [x for x in ds["items"] if x["door_id"] == door["id"]][0]
+    assert mine["state"] == "open" and mine["lockdown"] and mine["last_event"]["kind"] == "door_opened", mine
     _, _, evs = c("GET", "/api/v1/events?door_id=%d&from=2026-01-01T00:00:00%%2B09:00&to=%d&kind=access&result=denied"
                   "&limit=1" % (door["id"], int(time.time() * 1000) + 60000))
     assert len(evs["items"]) == 1 and evs["items"][0]["door_name"] == "Front", evs
@@ -591,6 +601,26 @@ def test_every_operation_succeeds_as_documented():
     assert [d["channel"] for d in dl["items"]] == ["webhook:1"], dl
     _, _, res = c("POST", "/api/v1/alerts/test", {"channel": "webhook"})
     assert not res["ok"] and res["results"][0]["error"], res
+
+    # The appliance: settings, state, its web certificate (stored again as
+    # it is, so the connections of this test keep trusting it).
+    _, _, st = c("GET", "/api/v1/settings")
+    keys = {x["key"]: x for x in st["settings"]}
+    assert keys["webhook.urls"]["value"] == "https://localhost:1/hook", keys["webhook.urls"]
+    assert [o["key"] for o in st["omitted"]] == ["smtp.password_file", "webhook.secret_file"], st["omitted"]
+    assert "openapi-webhook-secret" not in json.dumps(st)
+    _, _, system = c("GET", "/api/v1/system")
+    assert system["disk"]["total_bytes"] > 0 and system["recovery_key"]["present"], system
+    web = system["certificates"]["web"]
+    with open(os.path.join(app.state, "tls", "server.crt")) as f:
+        cert_pem = f.read()
+    with open(os.path.join(app.state, "tls", "server.key")) as f:
+        key_pem = f.read()
+    _, _, stored = c("PUT", "/api/v1/certificates/web", {"cert_pem": cert_pem, "key_pem": key_pem})
+    assert stored["restart_required"] and stored["sha256"] == web["sha256"], (stored, web)
+    c("PATCH", "/api/v1/session", {"language": "ja"})
+    _, _, me = c("PATCH", "/api/v1/session", {"language": "en"})
+    assert me["admin"]["language"] == "en" and me["remote_address"] == "127.0.0.1", me
 
     # Audit.
     c("GET", "/api/v1/audit?action=person.&limit=5&from=2020-01-01&to=%d" % (time.time() + 60))

@@ -19,6 +19,8 @@ const LANG_KEY = 'gh.lang'; // a preference, not a secret: the only thing kept i
 const P = (m, p) => [m, p];
 const ROUTES = [
   { id: 'dashboard', path: '/', mod: 'dashboard', fn: 'page', nav: 'overview', label: 'nav.dashboard' },
+  { id: 'events', path: '/events', mod: 'events', fn: 'page', nav: 'overview', label: 'nav.events', perm: P('GET', '/api/v1/events') },
+  { id: 'alerts', path: '/alerts', mod: 'alerts', fn: 'page', nav: 'overview', label: 'nav.alerts', perm: P('GET', '/api/v1/alerts') },
   { id: 'people', path: '/people', mod: 'people', fn: 'list', nav: 'people', label: 'nav.people', perm: P('GET', '/api/v1/people') },
   { id: 'people-import', path: '/people/import', mod: 'people', fn: 'importPage', nav: 'people', label: 'nav.import', perm: P('POST', '/api/v1/people/import') },
   { id: 'person-new', path: '/people/new', mod: 'person', fn: 'create', perm: P('POST', '/api/v1/people') },
@@ -39,18 +41,24 @@ const ROUTES = [
   { id: 'audit', path: '/audit', mod: 'audit', fn: 'page', nav: 'records', label: 'nav.audit', perm: P('GET', '/api/v1/audit') },
   { id: 'jobs', path: '/jobs', mod: 'jobs', fn: 'list', nav: 'records', label: 'nav.jobs', perm: P('GET', '/api/v1/jobs') },
   { id: 'job', path: '/jobs/:name', mod: 'jobs', fn: 'runs', perm: P('GET', '/api/v1/jobs/{name}/runs') },
+  { id: 'backups', path: '/backups', mod: 'backups', fn: 'page', nav: 'records', label: 'nav.backups', perm: P('GET', '/api/v1/backups') },
   { id: 'account', path: '/settings', mod: 'settings', fn: 'account', nav: 'settings', label: 'nav.account' },
   { id: 'admins', path: '/settings/admins', mod: 'settings', fn: 'admins', nav: 'settings', label: 'nav.admins', perm: P('GET', '/api/v1/admins') },
   { id: 'tokens', path: '/settings/tokens', mod: 'settings', fn: 'tokens', nav: 'settings', label: 'nav.tokens', perm: P('GET', '/api/v1/tokens') },
   { id: 'allowlist', path: '/settings/allowlist', mod: 'settings', fn: 'allowlist', nav: 'settings', label: 'nav.allowlist', perm: P('GET', '/api/v1/allowlist') },
   { id: 'blocks', path: '/settings/blocks', mod: 'settings', fn: 'blocks', nav: 'settings', label: 'nav.blocks', perm: P('GET', '/api/v1/blocks') },
   { id: 'tenants', path: '/settings/tenants', mod: 'settings', fn: 'tenants', nav: 'settings', label: 'nav.tenants', perm: P('GET', '/api/v1/tenants') },
-  { id: 'policy', path: '/settings/policy', mod: 'settings', fn: 'policy', nav: 'settings', label: 'nav.policy' },
+  { id: 'policy', path: '/settings/policy', mod: 'settings', fn: 'policy', nav: 'settings', label: 'nav.policy', perm: P('GET', '/api/v1/settings') },
+  { id: 'notifications', path: '/settings/notifications', mod: 'settings', fn: 'notifications', nav: 'settings', label: 'nav.notifications', perm: P('POST', '/api/v1/alerts/test') },
+  { id: 'certificates', path: '/settings/certificates', mod: 'settings', fn: 'certificates', nav: 'settings', label: 'nav.certificates', perm: P('PUT', '/api/v1/certificates/web') },
 ];
 const SECTIONS = ['overview', 'people', 'access', 'terminals', 'records', 'settings'];
 
 const modules = {
   dashboard: () => import('./pages/dashboard.js'),
+  events: () => import('./pages/events.js'),
+  alerts: () => import('./pages/alerts.js'),
+  backups: () => import('./pages/backups.js'),
   people: () => import('./pages/people.js'),
   person: () => import('./pages/person.js'),
   access: () => import('./pages/access.js'),
@@ -221,16 +229,16 @@ export async function chooseLanguage(l) {
   try { localStorage.setItem(LANG_KEY, l); } catch { /* storage off: fine */ }
   document.getElementById('lang').value = l;
   if (!store.me) return;
-  // Kept per admin where the API lets the admin change their own account.
-  if (can('PATCH', '/api/v1/admins/{id}') && store.me.language !== l) {
+  // Kept with the account, whatever the role (PATCH /api/v1/session).
+  if (can('PATCH', '/api/v1/session') && store.me.language !== l) {
     try {
-      const me = await api.api('PATCH', `/api/v1/admins/${store.me.id}`, { body: { language: l }, noTenant: true });
-      store.me = me;
+      const s = await api.api('PATCH', '/api/v1/session', { body: { language: l }, noTenant: true });
+      store.me = s.admin;
       announce(t('header.language_saved'));
     } catch (e) {
       alertMessage(errorText(e));
     }
-  } else if (!can('PATCH', '/api/v1/admins/{id}')) {
+  } else if (!can('PATCH', '/api/v1/session')) {
     announce(t('header.language_browser_only'));
   }
 }

@@ -58,7 +58,7 @@ export async function list(ctx) {
     }
   }
   add(ctx.main, pageHead(t('nav.jobs')), h('p', { class: 'muted' }, t('jobs.intro')), box,
-    h('section', { class: 'card slot', dataset: { slot: 'backups' } }, h('h2', null, t('dash.backups')), h('p', null, t('jobs.slot_backups'))));
+    can('GET', '/api/v1/backups') ? h('p', { class: 'hint' }, t('jobs.backups_page'), ' ', link('#/backups', t('nav.backups'))) : null);
   await load();
 }
 

@@ -4,12 +4,12 @@
 // hold) and the login policy.
 
 import { add, h, replace, saveBlob } from '../dom.js';
-import { t, lang, LANGUAGES } from '../i18n.js';
+import { t, tOr, lang, LANGUAGES } from '../i18n.js';
 import { api, refreshSession, tenant as currentTenant } from '../api.js';
 import { dateTime } from '../fmt.js';
 import {
   can, role, pageHead, tabs, field, values, orNull, table, button, busy, announce, notice, openDialog, confirmDialog,
-  showOnce, showErrors, clearErrors, badge, alertMessage, yesNo,
+  showOnce, showErrors, clearErrors, badge, alertMessage, yesNo, errorText,
 } from '../ui.js';
 import { store } from '../store.js';
 import { chooseLanguage } from '../shell.js';
@@ -24,7 +24,9 @@ function settingsTabs(current) {
     { id: 'allowlist', href: '#/settings/allowlist', label: t('nav.allowlist'), show: can('GET', '/api/v1/allowlist') },
     { id: 'blocks', href: '#/settings/blocks', label: t('nav.blocks'), show: can('GET', '/api/v1/blocks') },
     { id: 'tenants', href: '#/settings/tenants', label: t('nav.tenants'), show: can('GET', '/api/v1/tenants') },
-    { id: 'policy', href: '#/settings/policy', label: t('nav.policy') },
+    { id: 'policy', href: '#/settings/policy', label: t('nav.policy'), show: can('GET', '/api/v1/settings') },
+    { id: 'notifications', href: '#/settings/notifications', label: t('nav.notifications'), show: can('POST', '/api/v1/alerts/test') },
+    { id: 'certificates', href: '#/settings/certificates', label: t('nav.certificates'), show: can('PUT', '/api/v1/certificates/web') },
   ], current);
 }
 
@@ -39,7 +41,7 @@ function languageCard() {
   const form = h('form', { id: 'language-form', novalidate: true },
     field({ name: 'language', label: t('account.language'), type: 'select', value: lang(),
       options: LANGUAGES.map((l) => ({ value: l, label: t(`lang.${l}`) })),
-      hint: can('PATCH', '/api/v1/admins/{id}') ? t('account.language_saved_hint') : t('account.language_browser_hint') }),
+      hint: can('PATCH', '/api/v1/session') ? t('account.language_saved_hint') : t('account.language_browser_hint') }),
     h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'primary' }, t('common.save'))));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
@@ -363,6 +365,8 @@ export async function tokens(ctx) {
 
 /* --- allow-list and blocks ------------------------------------------------------------------------------ */
 export async function allowlist(ctx) {
+  // Where the appliance sees this browser: the range to allow must cover it.
+  const here = await refreshSession().then((s) => s.remote_address || null, () => null);
   const box = h('div', { id: 'allowlist-list' });
   async function load() {
     const page = await api('GET', '/api/v1/allowlist');
@@ -392,6 +396,11 @@ export async function allowlist(ctx) {
       h('h2', null, t('allow.add')),
       h('div', { class: 'fields' },
         field({ name: 'cidr', label: t('allow.cidr'), required: true, hint: t('allow.cidr_hint') }),
+        here ? h('div', { class: 'field' }, h('p', { class: 'hint', id: 'allow-here' }, t('allow.you_are_at', { address: here })),
+          button(t('allow.use_mine'), () => {
+            form.elements.cidr.value = here.includes(':') ? `${here}/128` : `${here}/32`;
+            form.elements.cidr.focus();
+          }, { kind: 'small', attrs: { id: 'allow-use-mine' } })) : null,
         field({ name: 'note', label: t('allow.note') })),
       h('p', { class: 'form-error', role: 'alert', id: 'allow-error' }),
       h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'primary' }, t('allow.add'))));
@@ -487,26 +496,177 @@ export function tenants(ctx) {
   });
 }
 
-/* --- policy --------------------------------------------------------------------------------------------------- */
-export function policy(ctx) {
-  const keys = [
-    ['password.min_length', '8'], ['password.require_upper', 'yes'], ['password.require_lower', 'yes'],
-    ['password.require_digit', 'yes'], ['password.require_symbol', 'yes'], ['auth.lockout_threshold', '3'],
-    ['auth.lockout_duration', '15m'], ['session.idle_timeout', '30m'], ['session.absolute_timeout', '12h'],
-    ['session.single', 'yes'], ['token.max_lifetime', '365d'],
-  ];
+/* --- the configuration, read from the appliance ------------------------------------------------------- */
+
+/** Settings as a table: the key (as in the configuration file), what it does, its value, the default. */
+export function settingsTable(rows, id) {
+  return tableWithId(rows, id);
+}
+
+function tableWithId(rows, id) {
+  const el = table({
+    caption: t('settings.values'),
+    columns: [
+      { label: t('policy.key'), cell: (k) => h('span', { class: 'mono' }, k.key) },
+      { label: t('policy.meaning'), cell: (k) => tOr(`settings.key.${k.key}`, '') },
+      { label: t('settings.value'), cell: (k) => h('span', { class: 'mono', dataset: { key: k.key } }, k.value === '' ? t('settings.empty') : k.value) },
+      {
+        label: t('policy.default'),
+        cell: (k) => [h('span', { class: 'mono' }, k.default === '' ? t('settings.empty') : k.default),
+          k.changed ? [' ', badge(t('settings.changed'), 'warn')] : null],
+      },
+    ],
+    rows,
+    empty: t('settings.none'),
+  });
+  if (id) el.id = id;
+  return el;
+}
+
+const SECTIONS = ['login', 'abuse', 'retention', 'alerts', 'network'];
+
+export async function policy(ctx) {
+  const s = await api('GET', '/api/v1/settings');
   add(ctx.main, settingsTabs('policy'), pageHead(t('nav.policy')),
-    notice(t('policy.not_in_api'), 'warn'),
-    h('p', null, t('policy.where')),
-    table({
-      caption: t('policy.defaults'),
-      columns: [
-        { label: t('policy.key'), cell: (k) => h('span', { class: 'mono' }, k[0]) },
-        { label: t('policy.meaning'), cell: (k) => t(`policy.key.${k[0]}`) },
-        { label: t('policy.default'), cell: (k) => h('span', { class: 'mono' }, k[1]) },
-      ],
-      rows: keys,
+    h('p', { class: 'muted' }, t('settings.intro')),
+    s.partial ? notice(t('settings.partial')) : null,
+    SECTIONS.map((sec) => {
+      const rows = s.settings.filter((x) => x.section === sec);
+      if (!rows.length) return null;
+      return h('section', { class: 'settings-section', 'aria-labelledby': `set-${sec}` },
+        h('h2', { id: `set-${sec}` }, t(`settings.section.${sec}`)), tableWithId(rows, `settings-${sec}`));
     }),
+    h('p', { class: 'hint' }, t('settings.change_in_file')),
     h('p', { class: 'hint' }, t('policy.defaults_note')));
 }
 
+/* --- notifications: e-mail and webhooks, with a test ---------------------------------------------------- */
+function testCard(channel, configured) {
+  const out = h('div', { id: `test-${channel}-result`, 'aria-live': 'polite' });
+  const btn = button(t(`notify.test_${channel}`), (e) => busy(e.currentTarget, async () => {
+    replace(out, h('p', { class: 'muted' }, t('notify.sending')));
+    try {
+      const r = await api('POST', '/api/v1/alerts/test', { body: { channel } });
+      replace(out, notice(r.ok ? t('notify.test_ok') : t('notify.test_failed'), r.ok ? 'ok' : 'bad'),
+        table({
+          caption: t('notify.results'),
+          columns: [
+            { label: t('alerts.channel'), cell: (x) => h('span', { class: 'mono' }, x.channel) },
+            { label: t('notify.target'), cell: (x) => h('span', { class: 'mono' }, x.target) },
+            { label: t('notify.outcome'), cell: (x) => (x.ok ? badge(t('notify.delivered'), 'ok') : badge(t('notify.not_delivered'), 'bad')) },
+            { label: t('alerts.last_error'), cell: (x) => x.error || '' },
+            { label: t('notify.took'), cell: (x) => `${x.duration_ms} ms`, num: true },
+          ],
+          rows: r.results,
+          empty: t('notify.no_targets'),
+        }));
+      out.dataset.ok = r.ok ? 'yes' : 'no';
+      announce(r.ok ? t('notify.test_ok') : t('notify.test_failed'));
+    } catch (err) {
+      replace(out, notice(errorText(err), 'bad'));
+      out.dataset.ok = 'no';
+    }
+  }), { kind: 'primary', attrs: { id: `test-${channel}` } });
+  return [h('div', { class: 'row' }, btn, configured ? null : h('span', { class: 'hint' }, t(`notify.not_configured_${channel}`))), out];
+}
+
+export async function notifications(ctx) {
+  const s = await api('GET', '/api/v1/settings');
+  const rows = (sec) => s.settings.filter((x) => x.section === sec);
+  const value = (key) => (s.settings.find((x) => x.key === key) || {}).value;
+  const secret = (key) => s.omitted.find((x) => x.key === key);
+  const secretLine = (key) => {
+    const o = secret(key);
+    return o ? h('p', { class: 'hint', dataset: { secret: key } }, t(o.configured ? 'notify.secret_set' : 'notify.secret_unset', { key })) : null;
+  };
+  add(ctx.main, settingsTabs('notifications'), pageHead(t('nav.notifications')),
+    h('p', { class: 'muted' }, t('notify.intro')),
+    h('section', { class: 'card', 'aria-labelledby': 'n-email' }, h('h2', { id: 'n-email' }, t('notify.email')),
+      tableWithId(rows('smtp'), 'settings-smtp'), secretLine('smtp.password_file'),
+      can('POST', '/api/v1/alerts/test') ? testCard('email', Boolean(value('smtp.relay'))) : null),
+    h('section', { class: 'card', 'aria-labelledby': 'n-webhook' }, h('h2', { id: 'n-webhook' }, t('notify.webhook')),
+      tableWithId(rows('webhook'), 'settings-webhook'), secretLine('webhook.secret_file'),
+      can('POST', '/api/v1/alerts/test') ? testCard('webhook', Boolean(value('webhook.urls'))) : null),
+    h('section', { class: 'card', 'aria-labelledby': 'n-rules' }, h('h2', { id: 'n-rules' }, t('settings.section.alerts')),
+      tableWithId(rows('alerts'), 'settings-alerts')),
+    h('p', { class: 'hint' }, t('settings.change_in_file')));
+}
+
+/* --- certificates ---------------------------------------------------------------------------------------- */
+function certFacts(c) {
+  if (!c || !c.readable) return notice(t('certs.unreadable'), 'bad');
+  const soon = new Date(c.not_after).getTime() - Date.now() < 30 * 86400000;
+  return h('dl', { class: 'facts' },
+    c.subject != null ? [h('dt', null, t('certs.subject')), h('dd', { class: 'mono' }, c.subject)] : null,
+    c.names ? [h('dt', null, t('certs.names')), h('dd', { class: 'mono', id: c.sha256 ? 'web-cert-names' : null }, c.names.join(', '))] : null,
+    c.issuer != null ? [h('dt', null, t('certs.issuer')), h('dd', { class: 'mono' }, c.issuer)] : null,
+    c.not_before ? [h('dt', null, t('certs.not_before')), h('dd', null, dateTime(c.not_before))] : null,
+    h('dt', null, t('certs.not_after')), h('dd', { class: soon ? 'bad' : null }, dateTime(c.not_after)),
+    c.sha256 ? [h('dt', null, t('certs.sha256')), h('dd', { class: 'mono', id: 'web-cert-sha256' }, c.sha256)] : null,
+    c.path ? [h('dt', null, t('certs.file')), h('dd', { class: 'mono' }, c.path)] : null);
+}
+
+/** A textarea that a .pem file can also be loaded into. */
+function pemField(name, label, hint) {
+  const f = field({ name, label, type: 'textarea', required: true, hint, wide: true, attrs: { spellcheck: 'false', class: 'mono pem' } });
+  const file = h('input', { type: 'file', accept: '.pem,.crt,.key,.cer,text/plain', 'aria-label': t('certs.load_file', { what: label }) });
+  file.addEventListener('change', async () => {
+    const picked = file.files && file.files[0];
+    if (!picked) return;
+    f.querySelector('textarea').value = await picked.text();
+    file.value = '';
+  });
+  f.append(h('div', { class: 'row' }, h('span', { class: 'hint' }, t('certs.or_file')), file));
+  return f;
+}
+
+export async function certificates(ctx) {
+  const sys = await api('GET', '/api/v1/system');
+  const c = sys.certificates;
+  const result = h('div', { id: 'cert-result', 'aria-live': 'polite' });
+  let form = null;
+  if (c.web.own_files) {
+    form = notice(t('certs.own_files', { path: c.web.path }), 'warn');
+  } else if (can('PUT', '/api/v1/certificates/web')) {
+    form = h('form', { id: 'cert-form', novalidate: true },
+      h('div', { class: 'fields' },
+        pemField('cert_pem', t('certs.cert_pem'), t('certs.cert_pem_hint')),
+        pemField('key_pem', t('certs.key_pem'), t('certs.key_pem_hint'))),
+      h('p', { class: 'form-error', role: 'alert' }),
+      h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'primary' }, t('certs.store'))));
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      clearErrors(form);
+      replace(result);
+      const btn = form.querySelector('button[type=submit]');
+      btn.disabled = true;
+      try {
+        const stored = await api('PUT', '/api/v1/certificates/web', {
+          body: { cert_pem: form.elements.cert_pem.value, key_pem: form.elements.key_pem.value },
+        });
+        form.reset(); // the key leaves the page
+        replace(result, h('div', { class: 'notice ok', id: 'cert-stored' },
+          h('p', null, t('certs.stored', { sha256: stored.sha256 })), h('p', null, h('strong', null, t('certs.restart')))));
+        announce(t('certs.stored_short'));
+        replace(current, certFacts(stored));
+        replace(pending, notice(t('certs.pending'), 'warn'));
+      } catch (err) {
+        showErrors(form, err);
+      } finally {
+        btn.disabled = false;
+      }
+    });
+  }
+  const current = h('div', { id: 'web-cert' }, certFacts(c.web));
+  const pending = h('div', null, c.web.restart_required ? notice(t('certs.pending'), 'warn') : null);
+  add(ctx.main, settingsTabs('certificates'), pageHead(t('nav.certificates')),
+    h('p', { class: 'muted' }, t('certs.intro')),
+    h('div', { class: 'grid2' },
+      h('section', { class: 'card', 'aria-labelledby': 'c-web' }, h('h2', { id: 'c-web' }, t('certs.web')), pending, current),
+      h('section', { class: 'card', 'aria-labelledby': 'c-dev' }, h('h2', { id: 'c-dev' }, t('certs.devices')),
+        h('p', { class: 'muted' }, t('certs.devices_intro')),
+        h('h3', null, t('certs.device_ca')), certFacts(c.device_ca),
+        h('h3', null, t('certs.device_link')), certFacts(c.device_link))),
+    h('section', { class: 'card', 'aria-labelledby': 'c-new' }, h('h2', { id: 'c-new' }, t('certs.replace')),
+      h('p', { class: 'muted' }, t('certs.replace_intro')), notice(t('certs.restart_note'), 'warn'), form, result));
+}
