@@ -285,7 +285,7 @@ struct cache {
 	} slot[CACHE_SLOTS];
 	struct {
 		int64_t tenant, key_id;
-		char purpose; /* 0 empty, else first letter of the purpose */
+		char purpose[12]; /* "" empty; purposes are told apart whole ("sync-sign", "sync-box") */
 	} active[ACTIVE_SLOTS];
 	long long data_version;
 };
@@ -389,7 +389,7 @@ static int active_key_id(struct cache *c, int64_t tenant, const char *purpose, i
 	int rc = VAULT_E_NOKEY;
 
 	for (int i = 0; c && i < ACTIVE_SLOTS; i++)
-		if (c->active[i].purpose == purpose[0] && c->active[i].tenant == tenant) {
+		if (c->active[i].tenant == tenant && strcmp(c->active[i].purpose, purpose) == 0) {
 			*id = c->active[i].key_id;
 			return VAULT_OK;
 		}
@@ -402,8 +402,8 @@ static int active_key_id(struct cache *c, int64_t tenant, const char *purpose, i
 		*id = sqlite3_column_int64(st, 0);
 		rc = VAULT_OK;
 		for (int i = 0; c && i < ACTIVE_SLOTS; i++)
-			if (!c->active[i].purpose) {
-				c->active[i].purpose = purpose[0];
+			if (!c->active[i].purpose[0] && strlen(purpose) < sizeof c->active[i].purpose) {
+				snprintf(c->active[i].purpose, sizeof c->active[i].purpose, "%s", purpose);
 				c->active[i].tenant = tenant;
 				c->active[i].key_id = *id;
 				break;

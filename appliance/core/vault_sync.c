@@ -614,3 +614,16 @@ long long vault_sync_key_pending(int64_t tenant, long long after)
 	sqlite3_reset(st);
 	return v;
 }
+
+int64_t vault_sync_key_head(void)
+{
+	sqlite3_stmt *st = db_stmt("SELECT coalesce(max(seq), 0) FROM ks.key_log");
+	int64_t v = 0;
+
+	if (!st)
+		return 0;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return v;
+}

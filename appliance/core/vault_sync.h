@@ -94,6 +94,8 @@ struct vault_key_change {
 	int64_t key_id, person;
 };
 int vault_sync_key_changes(int64_t tenant, long long after, int max, struct vault_key_change *out, long long *last);
+/* The key log's head (its last position), or 0. */
+int64_t vault_sync_key_head(void);
 /* The number of key changes of a tenant after a position (for status). */
 long long vault_sync_key_pending(int64_t tenant, long long after);
 

@@ -118,24 +118,37 @@ void cbody_section(struct cbody *b, const char *table, const char *const *cols, 
 	b->ncols = ncols;
 }
 
+static void put_int(struct cbody *b, int64_t i)
+{
+	put_u8(b, 1);
+	put_varint(b, ((uint64_t)i << 1) ^ (uint64_t)(i >> 63));
+	b->raw += 8;
+}
+
+static void put_bytes(struct cbody *b, int tag, const void *p, size_t n)
+{
+	put_u8(b, (unsigned)tag);
+	put_varint(b, n);
+	if (n)
+		put(b, p, n);
+	b->raw += (long long)n;
+}
+
 void cbody_row_stmt(struct cbody *b, sqlite3_stmt *st, int first)
 {
 	if (b->ncols < 1) {
 		b->failed = 1;
 		return;
 	}
-	put_u8(b, 'U');
+	cbody_row(b);
 	for (int c = first; c < first + b->ncols; c++) {
 		unsigned char be[8];
 		int64_t i;
 		double d;
-		size_t n;
 
 		switch (sqlite3_column_type(st, c)) {
 		case SQLITE_INTEGER:
-			i = sqlite3_column_int64(st, c);
-			put_u8(b, 1);
-			put_varint(b, ((uint64_t)i << 1) ^ (uint64_t)(i >> 63));
+			put_int(b, sqlite3_column_int64(st, c));
 			break;
 		case SQLITE_FLOAT:
 			d = sqlite3_column_double(st, c);
@@ -143,15 +156,13 @@ void cbody_row_stmt(struct cbody *b, sqlite3_stmt *st, int first)
 			put_be(be, (uint64_t)i, 8);
 			put_u8(b, 2);
 			put(b, be, 8);
+			b->raw += 8;
 			break;
 		case SQLITE_TEXT:
+			put_bytes(b, 3, sqlite3_column_text(st, c), (size_t)sqlite3_column_bytes(st, c));
+			break;
 		case SQLITE_BLOB:
-			n = (size_t)sqlite3_column_bytes(st, c);
-			put_u8(b, sqlite3_column_type(st, c) == SQLITE_TEXT ? 3 : 4);
-			put_varint(b, n);
-			if (n)
-				put(b, sqlite3_column_type(st, c) == SQLITE_TEXT ? (const void *)sqlite3_column_text(st, c)
-										 : sqlite3_column_blob(st, c), n);
+			put_bytes(b, 4, sqlite3_column_blob(st, c), (size_t)sqlite3_column_bytes(st, c));
 			break;
 		default:
 			put_u8(b, 0);
@@ -159,8 +170,46 @@ void cbody_row_stmt(struct cbody *b, sqlite3_stmt *st, int first)
 	}
 }
 
+void cbody_row(struct cbody *b)
+{
+	put_u8(b, 'U');
+	b->rows++;
+}
+
+void cbody_int(struct cbody *b, int64_t v)
+{
+	put_int(b, v);
+}
+
+void cbody_text(struct cbody *b, const char *s)
+{
+	put_bytes(b, 3, s, strlen(s));
+}
+
+void cbody_blob(struct cbody *b, const void *p, size_t n)
+{
+	put_bytes(b, 4, p, n);
+}
+
+void cbody_null(struct cbody *b)
+{
+	put_u8(b, 0);
+}
+
+void cbody_append(struct cbody *b, const struct cbody *more)
+{
+	if (more->failed)
+		b->failed = 1;
+	if (more->len)
+		put(b, more->p, more->len);
+	b->rows += more->rows;
+	b->raw += more->raw;
+}
+
 void cbody_delete(struct cbody *b, int64_t id)
 {
+	b->rows++;
+	b->raw += 8;
 	put_u8(b, 'D');
 	put_varint(b, (uint64_t)id);
 }

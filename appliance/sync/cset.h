@@ -77,15 +77,27 @@ struct cset_header {
 struct cbody {
 	unsigned char *p;
 	size_t len, cap;
-	int failed; /* out of memory or a bad argument: cset_seal refuses */
-	int ncols;  /* of the current section */
+	int failed;     /* out of memory or a bad argument: cset_seal refuses */
+	int ncols;      /* of the current section */
+	long long rows; /* rows and deletes written */
+	long long raw;  /* the rows' raw size: 8 bytes per number, the length of
+			 * each text or blob (tests/bench/README.md) */
 };
 
 void cbody_section(struct cbody *b, const char *table, const char *const *cols, int ncols);
 /* A row from a statement's columns first .. first + ncols - 1. */
 void cbody_row_stmt(struct cbody *b, sqlite3_stmt *st, int first);
+/* A row value by value: cbody_row, then one call per column. */
+void cbody_row(struct cbody *b);
+void cbody_int(struct cbody *b, int64_t v);
+void cbody_text(struct cbody *b, const char *s);
+void cbody_blob(struct cbody *b, const void *p, size_t n);
+void cbody_null(struct cbody *b);
 void cbody_delete(struct cbody *b, int64_t id);
 void cbody_replace(struct cbody *b, int64_t parent);
+/* Append another body's items (rows written without a section: the
+ * section is given by what precedes them here). */
+void cbody_append(struct cbody *b, const struct cbody *more);
 void cbody_free(struct cbody *b);
 
 /* --- sealing and opening ---------------------------------------------------------- */
