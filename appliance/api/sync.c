@@ -12,6 +12,7 @@
 #include "core/db.h"
 #include "core/log.h"
 #include "core/vault_sync.h"
+#include "jobs/scheduler.h"
 #include "sync/apply.h"
 #include "sync/bundle.h"
 #include "sync/outbox.h"
@@ -250,6 +251,10 @@ void api_sync_pair(struct http_req *req)
 	rc = sync_pair(url, fp, code, &who, &out, err, sizeof err);
 	if (rc != SYNC_OK)
 		return reply_outcome(req, rc, err);
+	/* The first exchange at once, not in five minutes (unless exchanges are
+	 * off: a site that syncs by bundle files only). */
+	if (strcmp(cfg_str(CFG_JOBS_SYNC), "off") != 0)
+		scheduler_kick("sync");
 	http_reply_json(req, 201, out);
 	cJSON_Delete(out);
 }

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <time.h>
 
+void (*sync_terminal_gone)(const char *uid);
+
 static int unseal_with_vault(void *arg, const unsigned char *sealed, size_t len, unsigned char *out)
 {
 	(void)arg;
@@ -224,6 +226,8 @@ int sync_apply(const struct sync_peer *p, const unsigned char *cs, size_t len, c
 		db_exec(db_get(), "PRAGMA foreign_keys = ON");
 	sodium_memzero(body, blen);
 	free(body);
+	for (int i = 0; rc == 0 && sync_terminal_gone && i < res->ngone; i++)
+		sync_terminal_gone(res->gone[i]);
 	if (rc == 0 && res->applied)
 		log_info("sync: applied a changeset of pairing %lld from the %s: %lld rows, %lld deleted", (long long)p->pairing,
 			 p->role == SYNC_SITE ? "central" : "site", res->rows, res->deleted);

@@ -30,12 +30,24 @@ struct sync_actor {
 	int64_t tenant;     /* for the audit entry */
 };
 
+#define SYNC_GONE_MAX 64
+
 struct sync_result {
 	int applied;            /* 1: new rows applied; 0: nothing new (already applied, or only acknowledgements) */
 	long long rows, deleted, skipped, unreadable;
 	int gap;                /* refused: an earlier changeset is missing */
 	struct cset_header h;
+	/* Terminals the central deleted (or moved to another site): their
+	 * certificates must stop working now. */
+	char gone[SYNC_GONE_MAX][24];
+	int ngone;
 };
+
+/* Called after a changeset that deleted terminals was committed, once per
+ * terminal uid, so that the device link cuts it at once. The service sets
+ * it (serve.c); elsewhere (a bundle imported on the command line) the
+ * device link reads the terminals again at its next start. */
+extern void (*sync_terminal_gone)(const char *uid);
 
 /* The peer a changeset is from, as this appliance knows it: a site's
  * central, or the central's pairing it names. 0, or -1 with a message for

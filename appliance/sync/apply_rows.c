@@ -244,10 +244,27 @@ static const char *const *deletes_of(const char *table)
 	return NULL;
 }
 
+/* A terminal about to be deleted: remember its uid for the device link. */
+static void note_terminal(struct ctx *x, int64_t id)
+{
+	sqlite3_stmt *st = db_stmt("SELECT uid FROM devices WHERE id = ? AND tenant_id = ?");
+
+	if (!st)
+		return;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, x->p->tenant);
+	if (sqlite3_step(st) == SQLITE_ROW && x->res->ngone < SYNC_GONE_MAX)
+		snprintf(x->res->gone[x->res->ngone++], sizeof x->res->gone[0], "%s", sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+}
+
 static int table_delete(struct ctx *x, int64_t id)
 {
 	const char *const *sql = deletes_of(x->t->table);
 	int changed = 0;
+
+	if (strcmp(x->t->table, "devices") == 0)
+		note_terminal(x, id);
 
 	for (; sql && *sql; sql++) {
 		sqlite3_stmt *st;

@@ -210,9 +210,11 @@ int sync_exchange(struct sync_stats *st, int (*stop)(void *), void *arg, char *e
 		free(x);
 		return SYNC_REFUSED;
 	}
-	rc = loop(x, push_one);
+	/* Pull first: applying the central's changes writes audit entries here,
+	 * which the push then carries, so an exchange leaves nothing behind. */
+	rc = loop(x, pull_one);
 	if (rc == SYNC_DONE)
-		rc = loop(x, pull_one);
+		rc = loop(x, push_one);
 	sodium_memzero(x->token, sizeof x->token);
 	free(x);
 	return rc;

@@ -2,13 +2,16 @@
  * site connects out (only the central needs to be reachable), with the
  * central's certificate pinned and its site credential:
  *
- *   POST /api/v1/sync/push   a changeset of the site's streams; the answer
- *                            gives the central's applied positions, which
- *                            become the site's acknowledged ones
  *   POST /api/v1/sync/pull   {"cursors": the site's applied positions of the
  *                            central's streams}; the answer is the next
  *                            changeset (X-Gatehouse-Sync-More: 1 when more
  *                            waits), or 204 when the site is up to date
+ *   POST /api/v1/sync/push   a changeset of the site's streams; the answer
+ *                            gives the central's applied positions, which
+ *                            become the site's acknowledged ones
+ *
+ * Pulling comes first: applying the central's changes writes audit entries
+ * here, which the push then carries, so an exchange leaves nothing behind.
  *
  * Each changeset is applied in its own transaction, so a cut link loses at
  * most the one in flight, and the next exchange starts from the cursors
@@ -26,7 +29,7 @@ struct sync_stats {
 
 enum { SYNC_DONE = 0, SYNC_LINK = 1, SYNC_STOPPED = 2, SYNC_REFUSED = -1 };
 
-/* Push everything pending, then pull everything new. stop(arg), if given,
+/* Pull everything new, then push everything pending. stop(arg), if given,
  * is asked between changesets. Returns SYNC_DONE; SYNC_LINK when the
  * central could not be reached or failed (try again later); SYNC_STOPPED;
  * or SYNC_REFUSED when one side refused what the other sent (a revoked
