@@ -339,14 +339,23 @@ def test_site_audit_chain_verifies_from_the_central_copy():
         pass
 
 
+def copy_db(app, name):
+    """A copy of the database as it is now (the WAL holds what is not
+    checkpointed yet)."""
+    path = os.path.join(work, name)
+    shutil.copyfile(app.db(), path)
+    if os.path.exists(app.db() + "-wal"):
+        shutil.copyfile(app.db() + "-wal", path + "-wal")
+    return path
+
+
 def test_erasure_on_the_central_shreds_on_the_site():
     T = {"X-Tenant": "default"}
     dev = ids["device"]
     victim = db(site, "SELECT person_id FROM events WHERE device_id = ? AND person_id IS NOT NULL "
                 "AND details IS NOT NULL LIMIT 1", dev)[0][0]
     ev = db(site, "SELECT id FROM events WHERE person_id = ? AND details IS NOT NULL LIMIT 1", victim)[0][0]
-    copy = os.path.join(work, "site-copy.db")
-    shutil.copyfile(site.db(), copy)
+    copy = copy_db(site, "site-copy.db")
     out = run([FIXTURE, "open-field", site.state, copy, "1", "events", "details", str(ev)])
     assert out.returncode == 0 and "card" in out.stdout, out.stdout + out.stderr
     assert ks(site, "SELECT count(*) FROM person_keys WHERE person_id = ?", victim) == [(1,)]
@@ -361,7 +370,7 @@ def test_erasure_on_the_central_shreds_on_the_site():
     # The site's own copy of the event (and the copy taken before) can no longer be read.
     out = run([FIXTURE, "open-field", site.state, copy, "1", "events", "details", str(ev)])
     assert out.returncode == 1 and "destroyed" in out.stdout, out.stdout + out.stderr
-    shutil.copyfile(site.db(), copy)
+    copy = copy_db(site, "site-copy-after.db")
     out = run([FIXTURE, "open-field", site.state, copy, "1", "events", "details", str(ev)])
     assert out.returncode == 1 and "destroyed" in out.stdout, out.stdout + out.stderr
     cmp_people(people_by_id(croot, "/api/v1/people?limit=500"), people_by_id(sroot))
