@@ -521,6 +521,33 @@ out:
 	return rc;
 }
 
+int cset_inflate(const unsigned char *z, size_t n, unsigned char **body, size_t *bodylen, char *err, size_t errlen)
+{
+	size_t cap = 65536;
+	unsigned char *out = malloc(cap);
+	z_stream zs;
+	int rc;
+
+	memset(&zs, 0, sizeof zs);
+	*body = NULL;
+	if (!out || inflateInit(&zs) != Z_OK) {
+		free(out);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	rc = inflate_more(&zs, &out, &cap, z, n);
+	if (rc == 1) {
+		*body = out;
+		*bodylen = (size_t)zs.total_out;
+		out = NULL;
+	} else {
+		snprintf(err, errlen, rc < 0 ? "the compressed body is corrupt or too large" : "the compressed body ends early");
+	}
+	inflateEnd(&zs);
+	free(out);
+	return rc == 1 ? 0 : -1;
+}
+
 const struct cset_pos *cset_stream(const struct cset_header *h, const char *name)
 {
 	for (int i = 0; i < h->nstreams; i++)

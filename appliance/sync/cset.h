@@ -120,6 +120,11 @@ int cset_verify(const unsigned char *buf, size_t len, const struct cset_header *
 int cset_open(const unsigned char *buf, size_t len, const struct cset_header *h, cset_unseal_fn unseal, void *arg,
 	      unsigned char **body, size_t *bodylen, char *err, size_t errlen);
 
+/* Inflate a whole compressed body at once, with the bounds cset_open
+ * applies record by record (for the fuzzer, which cannot forge records).
+ * 0, or -1 with err. */
+int cset_inflate(const unsigned char *z, size_t n, unsigned char **body, size_t *bodylen, char *err, size_t errlen);
+
 /* The range of a stream in the header, or NULL. */
 const struct cset_pos *cset_stream(const struct cset_header *h, const char *name);
 const struct cset_pos *cset_ack(const struct cset_header *h, const char *name);
