@@ -216,6 +216,7 @@ void api_sync_pull(struct http_req *req)
 
 	if (site_peer(req, &p) < 0 || http_read_json(req) < 0 || pull_positions(req, &p, from) < 0)
 		return;
+	sync_pairing_touch(p.pairing);
 	if (sync_build(&p, from, (size_t)cfg_int(CFG_SYNC_BATCH), 0, &b, err, sizeof err) < 0) {
 		log_err("sync: cannot build a changeset for pairing %lld: %s", (long long)p.pairing, err);
 		return http_error(req, 503, "unavailable", "cannot build the changeset now; retry");

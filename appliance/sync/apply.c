@@ -158,17 +158,6 @@ static void audit_applied(const struct sync_peer *p, const struct sync_actor *wh
 	cJSON_Delete(d);
 }
 
-static void touch_pairing(const struct sync_peer *p)
-{
-	sqlite3_stmt *st;
-
-	if (p->role != SYNC_CENTRAL || !(st = db_stmt("UPDATE sync_pairings SET last_contact_at = unixepoch() WHERE id = ?")))
-		return;
-	sqlite3_bind_int64(st, 1, p->pairing);
-	sqlite3_step(st);
-	sqlite3_reset(st);
-}
-
 /* The transaction: ranges, rows, cursors, acknowledgements, audit. */
 static int apply_in_tx(const struct sync_peer *p, const unsigned char *body, size_t blen, const struct sync_actor *who,
 		       struct sync_result *res, char *err, size_t errlen)
@@ -190,9 +179,12 @@ static int apply_in_tx(const struct sync_peer *p, const unsigned char *body, siz
 		goto fail;
 	}
 	res->applied = any;
-	if (any)
+	/* A changeset that only moved ranges over nothing of interest (the
+	 * other side's log moved) changes nothing worth an audit entry. */
+	if (any && (res->rows || res->deleted || res->skipped || res->unreadable))
 		audit_applied(p, who, res);
-	touch_pairing(p);
+	if (p->role == SYNC_CENTRAL)
+		sync_pairing_touch(p->pairing);
 	if (db_commit() == 0)
 		return 0;
 	snprintf(err, errlen, "cannot commit: %s", sqlite3_errmsg(db_get()));

@@ -70,6 +70,7 @@ int sync_bundle_make(const struct sync_peer *p, unsigned char **buf, size_t *len
 		free(b.cs);
 		st->changesets++;
 		st->rows += b.rows;
+		st->raw += b.raw;
 		memcpy(from, b.to, sizeof from);
 	}
 	if (rc == 0 && cbundle_end(mem_write, &m, (uint32_t)st->changesets) < 0)

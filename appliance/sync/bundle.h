@@ -15,7 +15,7 @@
 
 struct sync_bundle_stats {
 	int changesets, applied, already;
-	long long rows, bytes;
+	long long rows, raw, bytes; /* raw: the rows' raw size (outbox.h) */
 	char path[4200];            /* the file written */
 };
 

@@ -397,7 +397,7 @@ static int site_streams(struct build *x, const int64_t *from, int64_t *to)
 		return -1;
 	if (!x->full &&
 	    id_stream(x, "SELECT id, tenant_id, device_id, seq, at, received_at, kind, door_id, person_id, credential_id, "
-			 "result, reason, details FROM events WHERE id > ?1 AND tenant_id = ?2 ORDER BY id LIMIT ?3",
+			 "result, reason, details FROM events WHERE id > ?1 AND +tenant_id = ?2 ORDER BY id LIMIT ?3",
 		      "events", event_cols, 13, from[3], -1, &to[3]) < 0)
 		return -1;
 	/* Events of other tenants (none on a site) are passed over. */
@@ -507,7 +507,7 @@ int sync_pending(const struct sync_peer *p, long long counts[SYNC_NSTREAMS])
 				   "AND entity = 'device_status' AND seq > ?2), "
 				   "(SELECT count(*) FROM audit_log WHERE id > ?3), "
 				   "(SELECT count(*) FROM audit_anchors WHERE id > ?4), "
-				   "(SELECT count(*) FROM events WHERE tenant_id = ?1 AND id > ?5)");
+				   "(SELECT count(*) FROM events WHERE +tenant_id = ?1 AND id > ?5)");
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, p->tenant);

@@ -60,6 +60,12 @@ int sync_own_fingerprint(char out[96]);
  * using code. *out: the site's status. */
 enum sync_outcome sync_pair(const char *url, const char *fingerprint, const char *code, const struct sync_actor *who,
 			    cJSON **out, char *err, size_t errlen);
+/* The two halves of sync_pair around the request to the central, for a
+ * claim carried another way (the benchmark): the claim to send, and
+ * taking the central's answer. */
+cJSON *sync_pair_request(const char *code, char *err, size_t errlen);
+enum sync_outcome sync_pair_finish(const cJSON *answer, const char *url, const char *fingerprint,
+				   const struct sync_actor *who, char *err, size_t errlen);
 
 /* A pairing code as typed (case, blanks, dashes and the "GHP-" prefix do
  * not matter; I, L and O read as 1, 1 and 0) in its 20-character form. 0 or

@@ -148,3 +148,14 @@ int sync_cursor_set(int64_t pairing, const char *stream, int acked, int64_t v, i
 	sqlite3_reset(st);
 	return rc;
 }
+
+void sync_pairing_touch(int64_t pairing)
+{
+	sqlite3_stmt *st = db_stmt("UPDATE sync_pairings SET last_contact_at = unixepoch() WHERE id = ?");
+
+	if (!st)
+		return;
+	sqlite3_bind_int64(st, 1, pairing);
+	sqlite3_step(st);
+	sqlite3_reset(st);
+}

@@ -45,6 +45,9 @@ int sync_central_peer(int64_t pairing, struct sync_peer *p);
  * SYNC_CENTRAL when it has pairings, else SYNC_NONE. */
 enum sync_role sync_role_here(void);
 
+/* A central heard from the site of a pairing now (last_contact_at). */
+void sync_pairing_touch(int64_t pairing);
+
 /* Cursors. applied: of a received stream; acked: of a sent one. */
 int64_t sync_cursor(int64_t pairing, const char *stream, int acked);
 /* Move a cursor forward to v (never back, unless force). 0 or -1. */

@@ -301,13 +301,51 @@ static void central_said(const struct httpc_resp *r, char *out, size_t len)
 	cJSON_Delete(doc);
 }
 
+cJSON *sync_pair_request(const char *code, char *err, size_t errlen)
+{
+	char norm[21];
+
+	if (sync_code_normalize(code, norm) < 0) {
+		snprintf(err, errlen, "code: not a pairing code (GHP- and 20 letters and digits)");
+		return NULL;
+	}
+	if (role_ok(err, errlen) < 0 || fresh(err, errlen) < 0)
+		return NULL;
+	return claim_request(norm, err, errlen);
+}
+
+enum sync_outcome sync_pair_finish(const cJSON *answer, const char *url, const char *fingerprint,
+				   const struct sync_actor *who, char *err, size_t errlen)
+{
+	struct answer *a = calloc(1, sizeof *a);
+	unsigned char pin[32];
+	char fp[96];
+	enum sync_outcome rc;
+
+	if (httpc_fingerprint_parse(fingerprint, pin) < 0) {
+		free(a);
+		snprintf(err, errlen, "the fingerprint must be 64 hex digits");
+		return SYNC_E_INVALID;
+	}
+	httpc_fingerprint_text(pin, fp);
+	if (!a || parse_answer(answer, a, err, errlen) < 0)
+		rc = SYNC_E_LINK;
+	else
+		rc = store(a, url, fp, who, err, errlen);
+	if (a)
+		sodium_memzero(a, sizeof *a);
+	free(a);
+	if (rc == SYNC_OK)
+		log_notice("sync: this appliance is now a site of the central at %s", url);
+	return rc;
+}
+
 enum sync_outcome sync_pair(const char *url, const char *fingerprint, const char *code, const struct sync_actor *who,
 			    cJSON **out, char *err, size_t errlen)
 {
 	struct httpc_target t;
 	struct httpc_resp r;
-	struct answer *a = NULL;
-	char norm[21], fp[96], why[300];
+	char why[300];
 	cJSON *req, *doc;
 	char *body;
 	enum sync_outcome rc;
@@ -315,14 +353,8 @@ enum sync_outcome sync_pair(const char *url, const char *fingerprint, const char
 	*out = NULL;
 	if (httpc_target_init(&t, url, fingerprint, cfg_int(CFG_SYNC_TIMEOUT), err, errlen) < 0)
 		return SYNC_E_INVALID;
-	if (sync_code_normalize(code, norm) < 0) {
-		snprintf(err, errlen, "code: not a pairing code (GHP- and 20 letters and digits)");
-		return SYNC_E_INVALID;
-	}
-	if (role_ok(err, errlen) < 0 || fresh(err, errlen) < 0)
-		return SYNC_E_CONFLICT;
-	if (!(req = claim_request(norm, err, errlen)))
-		return SYNC_E_INTERNAL;
+	if (!(req = sync_pair_request(code, err, errlen)))
+		return strncmp(err, "code:", 5) == 0 ? SYNC_E_INVALID : SYNC_E_CONFLICT;
 	body = cJSON_PrintUnformatted(req);
 	cJSON_Delete(req);
 	rc = httpc_post(&t, "/api/v1/sync/claim", NULL, "application/json", body, strlen(body), 1 << 20, &r, err, errlen) < 0
@@ -340,18 +372,9 @@ enum sync_outcome sync_pair(const char *url, const char *fingerprint, const char
 	doc = cJSON_Parse((const char *)r.body);
 	sodium_memzero(r.body, r.len);
 	httpc_resp_free(&r);
-	httpc_fingerprint_text(t.pin, fp);
-	if (!(a = calloc(1, sizeof *a)) || parse_answer(doc, a, err, errlen) < 0)
-		rc = SYNC_E_LINK;
-	else
-		rc = store(a, url, fp, who, err, errlen);
+	rc = sync_pair_finish(doc, url, fingerprint, who, err, errlen);
 	cJSON_Delete(doc);
-	if (a)
-		sodium_memzero(a, sizeof *a);
-	free(a);
-	if (rc == SYNC_OK) {
-		log_notice("sync: this appliance is now a site of the central at %s", url);
+	if (rc == SYNC_OK)
 		*out = sync_status_json();
-	}
 	return rc;
 }
