@@ -26,10 +26,11 @@ static const char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 int sync_code_normalize(const char *in, char out[21])
 {
+	char buf[24];
 	size_t n = 0;
 
-	if (strncasecmp(in, "GHP-", 4) == 0)
-		in += 4;
+	/* Blanks and dashes anywhere, any case; then 20 digits, or 23 with the
+	 * GHP prefix (G, H and P are digits too, so the length tells). */
 	for (; *in; in++) {
 		char c = *in >= 'a' && *in <= 'z' ? (char)(*in - 32) : *in;
 		if (c == '-' || c == ' ')
@@ -38,12 +39,19 @@ int sync_code_normalize(const char *in, char out[21])
 			c = '1';
 		else if (c == 'O')
 			c = '0';
-		if (!strchr(crockford, c) || c == '\0' || n == 20)
+		if (c == '\0' || !strchr(crockford, c) || n == sizeof buf - 1)
 			return -1;
-		out[n++] = c;
+		buf[n++] = c;
 	}
-	out[n] = '\0';
-	return n == 20 ? 0 : -1;
+	buf[n] = '\0';
+	if (n == 23 && strncmp(buf, "GHP", 3) == 0) {
+		memmove(buf, buf + 3, 21);
+		n = 20;
+	}
+	if (n != 20)
+		return -1;
+	memcpy(out, buf, 21);
+	return 0;
 }
 
 /* 100 random bits as 20 Crockford base-32 digits. */

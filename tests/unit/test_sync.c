@@ -346,3 +346,103 @@ TEST(appliance_ids_in_hex)
 	CHECK_INT(cset_id_from_hex("0011", id), -1);
 	CHECK_INT(cset_id_from_hex("zz112233445566778899aabbccddeeff", id), -1);
 }
+
+/* --- the vault's part: keys that travel between two key stores --------------------- */
+
+#include "core/db.h"
+#include "core/vault.h"
+#include "core/vault_internal.h"
+#include "core/vault_sync.h"
+#include "sync/httpc.h"
+#include "sync/pairing.h"
+#include "vault_fixture.h"
+
+TEST(pairing_codes_and_fingerprints_as_typed)
+{
+	char code[21], text[96];
+	unsigned char fp[32];
+
+	CHECK_INT(sync_code_normalize("GHP-7KQ2M-AB3CD-EFGHJ-KMNPQ", code), 0);
+	CHECK_STR(code, "7KQ2MAB3CDEFGHJKMNPQ");
+	CHECK_INT(sync_code_normalize("ghp 7kq2m ab3cd efghj kmnpq", code), 0);
+	CHECK_STR(code, "7KQ2MAB3CDEFGHJKMNPQ");
+	CHECK_INT(sync_code_normalize("GHP-IL0O0-00000-00000-00000", code), 0); /* I, L, O read as 1, 1, 0 */
+	CHECK_STR(code, "11000000000000000000");
+	CHECK_INT(sync_code_normalize("GHP-7KQ2M-AB3CD-EFGHJ-KMNP", code), -1);  /* short */
+	CHECK_INT(sync_code_normalize("GHP-7KQ2M-AB3CD-EFGHJ-KMNPQR", code), -1);
+	CHECK_INT(sync_code_normalize("GHP-7KQ2M-AB3CD-EFGHJ-KMNPU", code), -1); /* U is no digit */
+	CHECK_INT(httpc_fingerprint_parse("ab:CD:" "00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff:"
+					  "00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd", fp), 0);
+	httpc_fingerprint_text(fp, text);
+	CHECK(strncmp(text, "AB:CD:00:11", 11) == 0 && strlen(text) == 95);
+	CHECK_INT(httpc_fingerprint_parse(text, fp), 0);
+	CHECK_INT(httpc_fingerprint_parse("ABCD", fp), -1);
+	CHECK_INT(httpc_fingerprint_parse("zz:CD", fp), -1);
+}
+
+static void index_of(const char *dir, unsigned char out[VAULT_INDEX_BYTES])
+{
+	CHECK_INT(store_open(dir), 0);
+	CHECK_INT(vault_blind_index(1, VI_EMAIL, "a@example.jp", out), VAULT_OK);
+	store_close();
+}
+
+TEST(tenant_keys_travel_sealed_and_only_to_their_receiver)
+{
+	char central[600], site[600], other[600], err[300];
+	unsigned char site_spk[32], site_bpk[32], pk[32], a[VAULT_INDEX_BYTES], b[VAULT_INDEX_BYTES];
+	struct vault_shared_key *keys;
+	int64_t range, central_range, kid;
+	size_t n;
+
+	snprintf(central, sizeof central, "%s/central", t_tmpdir());
+	snprintf(site, sizeof site, "%s/site", t_tmpdir());
+	snprintf(other, sizeof other, "%s/other", t_tmpdir());
+	/* The site's sealing key, as it would claim its pairing with it. */
+	CHECK_INT(store_open(site), 0);
+	CHECK_INT(vault_sync_identity(site_spk, site_bpk), VAULT_OK);
+	CHECK_INT(vault_key_range(&range), VAULT_OK);
+	store_close();
+	CHECK_INT(store_open(central), 0);
+	CHECK_INT(vault_key_range(&central_range), VAULT_OK);
+	CHECK(central_range != range);
+	/* Keys made now take their id in this appliance's range. */
+	CHECK_INT(vault_person_key_create(1, 5), VAULT_OK);
+	CHECK_INT(vault_active_key_id(1, "data", &kid), VAULT_OK);
+	CHECK_INT(kid >> VAULT_KEY_RANGE_SHIFT, central_range);
+	CHECK_INT(vault_sync_tenant_keys(1, site_bpk, &keys, &n), VAULT_OK);
+	CHECK_INT(n, 3); /* data, index and the terminal key made for sites */
+	store_close();
+
+	/* Another appliance cannot open them, whatever it tries. */
+	CHECK_INT(store_open(other), 0);
+	CHECK_INT(vault_sync_make_room(1, keys, n, central_range, err, sizeof err), 0);
+	CHECK_INT(vault_sync_tenant_key_put(&keys[0], err, sizeof err), -1);
+	CHECK_CONTAINS(err, "cannot be opened");
+	store_close();
+
+	CHECK_INT(store_open(site), 0);
+	/* Refused: the same range (the central's own), a key under another name. */
+	CHECK_INT(vault_sync_make_room(1, keys, n, range, err, sizeof err), -1);
+	CHECK_CONTAINS(err, "same key-id range");
+	CHECK_INT(vault_sync_make_room(1, keys, n, central_range, err, sizeof err), 0);
+	struct vault_shared_key renamed = keys[1];
+	snprintf(renamed.purpose, sizeof renamed.purpose, "%s", strcmp(keys[1].purpose, "data") ? "data" : "index");
+	CHECK_INT(vault_sync_tenant_key_put(&renamed, err, sizeof err), -1);
+	struct vault_shared_key flipped = keys[0];
+	flipped.sealed[40] ^= 1;
+	CHECK_INT(vault_sync_tenant_key_put(&flipped, err, sizeof err), -1);
+	for (size_t i = 0; i < n; i++)
+		CHECK_INT(vault_sync_tenant_key_put(&keys[i], err, sizeof err), 0);
+	/* Twice changes nothing. */
+	CHECK_INT(vault_sync_tenant_key_put(&keys[0], err, sizeof err), 0);
+	CHECK_INT(vault_sync_identity(pk, pk), VAULT_OK);
+	store_close();
+	/* The same index key on both sides: an e-mail indexes alike, so a
+	 * lookup at the site finds what the central stored. */
+	index_of(central, a);
+	index_of(site, b);
+	CHECK(memcmp(a, b, sizeof a) == 0);
+	sodium_memzero(keys, n * sizeof *keys);
+	free(keys);
+}
