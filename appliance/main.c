@@ -44,6 +44,13 @@ static const char usage[] =
 	"  jobs list               scheduled jobs: schedule, next run, last outcome\n"
 	"  jobs run NAME [--param KEY=VALUE ...]\n"
 	"                          run a job now, here (audited; refused if it is running)\n"
+	"  sync pair --central URL --fingerprint FP --code CODE\n"
+	"                          make this (new) appliance a site of a central\n"
+	"  sync export --to DIR [--pairing ID]\n"
+	"                          write a bundle of what the other side has not acknowledged\n"
+	"  sync import FILE [--ack-to DIR]\n"
+	"                          apply a bundle from the other side; writes the reply bundle\n"
+	"  sync status [--json]    pairing, last sync, cursors, pending changes\n"
 	"  devsim --dir DIR [--devices N --rate R --events N ...]\n"
 	"                          simulated door terminals (see gatehouse devsim --help)\n"
 	"  version                 print the version\n"
@@ -71,6 +78,7 @@ static const struct command commands[] = {
 	{"audit", cmd_audit},
 	{"backup", cmd_backup},
 	{"restore", cmd_restore},
+	{"sync", cmd_sync},
 	{"devsim", cmd_devsim},
 };
 

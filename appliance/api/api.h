@@ -123,6 +123,19 @@ void api_alerts_test(struct http_req *req);
 /* stream.c: the live view (Server-Sent Events) */
 void api_stream(struct http_req *req);
 
+/* sync.c: site sync (pairings, the site's exchange, bundles, status) */
+void api_sync_pairings_create(struct http_req *req);
+void api_sync_pairings_list(struct http_req *req);
+void api_sync_pairings_get(struct http_req *req);
+void api_sync_pairings_revoke(struct http_req *req);
+void api_sync_claim(struct http_req *req);
+void api_sync_push(struct http_req *req);
+void api_sync_pull(struct http_req *req);
+void api_sync_pair(struct http_req *req);
+void api_sync_status(struct http_req *req);
+void api_sync_export(struct http_req *req);
+void api_sync_import(struct http_req *req);
+
 /* openapi.c */
 void api_openapi(struct http_req *req);
 

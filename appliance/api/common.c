@@ -15,7 +15,10 @@ int api_audit(struct http_req *req, const char *action, const char *target, cons
 {
 	struct audit_event ev = {
 		.tenant = req->auth.tenant,
-		.actor_type = req->auth.kind == AUTH_TOKEN ? "token" : req->auth.kind == AUTH_SESSION ? "admin" : "anonymous",
+		.actor_type = req->auth.kind == AUTH_TOKEN     ? "token"
+			      : req->auth.kind == AUTH_SESSION ? "admin"
+			      : req->auth.kind == AUTH_SITE    ? "system"
+							       : "anonymous",
 		.actor_id = req->auth.actor[0] ? req->auth.actor : "anonymous",
 		.source = req->remote,
 		.action = action,

@@ -11,6 +11,7 @@
 
 #include "core/db.h"
 #include "domain/entity.h"
+#include "sync/status.h"
 #include "web/http.h"
 #include "web/json.h"
 
@@ -20,8 +21,9 @@
 
 int64_t api_tenant(struct http_req *req)
 {
-	/* System admins act on the tenant named by X-Tenant, else the default. */
-	return req->auth.tenant > 0 ? req->auth.tenant : 1;
+	/* System admins act on the tenant named by X-Tenant, else the default
+	 * (on a site: the tenant it is a site of). */
+	return req->auth.tenant > 0 ? req->auth.tenant : sync_default_tenant();
 }
 
 /* Reply with a record and its ETag. */

@@ -51,5 +51,6 @@ int cmd_audit(struct cmd_env *env);
 int cmd_devsim(struct cmd_env *env);
 int cmd_backup(struct cmd_env *env);
 int cmd_restore(struct cmd_env *env);
+int cmd_sync(struct cmd_env *env);
 
 #endif

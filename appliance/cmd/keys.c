@@ -11,6 +11,7 @@
 #include "core/vault.h"
 #include "core/vault_escrow.h"
 #include "domain/audit.h"
+#include "sync/status.h"
 #include "core/vault_rotate.h"
 
 #include <sodium.h>
@@ -266,6 +267,14 @@ static int rotate_one(int64_t id, int batch)
 	int resumed;
 
 	scope_name(id, name, sizeof name);
+	/* A site holds its central's keys for the central's tenant: a new
+	 * version is made there and arrives with the next sync. */
+	if (id != 0 && sync_owned_by_central(err, sizeof err) && id == sync_default_tenant()) {
+		fprintf(stderr, "gatehouse keys rotate: %s: the keys of this tenant belong to the central; rotate them on "
+			"the central appliance (%s): the new version reaches this site with the next sync\n", name, err);
+		audit_keys(id, "keys.rotate", "denied", NULL);
+		return 1;
+	}
 	if (vault_rotate_begin(id, &resumed, err, sizeof err) < 0) {
 		fprintf(stderr, "gatehouse keys rotate: %s: %s\n", name, err);
 		audit_keys(id, "keys.rotate", "failed", NULL);

@@ -20,17 +20,17 @@ int cmd_routes(struct cmd_env *env)
 	for (size_t i = 0; i < routes_count; i++) {
 		const struct route *r = &routes_table[i];
 		char roles[80] = "";
-		unsigned bits[] = {ROLE_SYSTEM_ADMIN, ROLE_TENANT_ADMIN, ROLE_OPERATOR, ROLE_AUDITOR};
+		unsigned bits[] = {ROLE_SYSTEM_ADMIN, ROLE_TENANT_ADMIN, ROLE_OPERATOR, ROLE_AUDITOR, ROLE_SITE};
 
-		for (size_t b = 0; b < 4; b++)
+		for (size_t b = 0; b < 5; b++)
 			if (r->roles & bits[b])
 				snprintf(roles + strlen(roles), sizeof roles - strlen(roles), "%s%s",
 					 roles[0] ? "," : "", role_name(bits[b]));
-		printf("%s\t%s\t%s\t%s%s%s%s\t%s\n", r->method, r->pattern,
+		printf("%s\t%s\t%s\t%s%s%s%s%s\t%s\n", r->method, r->pattern,
 		       r->flags & RF_PUBLIC ? "public" : roles, r->flags & RF_API ? "api" : "web",
 		       r->flags & RF_SESSION_ONLY ? ",session-only" : "",
 		       r->flags & RF_PW_CHANGE ? ",password-change" : "", r->flags & RF_LOGIN ? ",login" : "",
-		       r->summary);
+		       r->flags & RF_CENTRAL ? ",central-owned" : "", r->summary);
 	}
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include "domain/audit.h"
 #include "jobs/scheduler.h"
 #include "notify/notify.h"
+#include "sync/apply.h"
 #include "tls/certgen.h"
 #include "web/routes.h"
 #include "web/server.h"
@@ -112,6 +113,11 @@ static int bootstrap_admin(void)
 	return 0;
 }
 
+static void terminal_gone(const char *uid)
+{
+	devlink_device_changed(uid, NULL);
+}
+
 /* The device link: its CA on first start, then the MQTT endpoint. */
 static int start_devlink(char *err, size_t errlen)
 {
@@ -127,6 +133,8 @@ static int start_devlink(char *err, size_t errlen)
 
 	if (devca_ensure(cfg_str(CFG_WEB_NAMES), err, errlen) < 0)
 		return -1;
+	/* A terminal the central deletes stops working here at once. */
+	sync_terminal_gone = terminal_gone;
 	return devlink_start(&s, err, errlen);
 }
 

@@ -226,6 +226,23 @@ const struct config_desc config_table[CFG__COUNT] = {
 	[CFG_WEBHOOK_TIMEOUT] = {"webhook.timeout", CT_DURATION, "10s", 100, 10 * MIN, NULL,
 		"Longest wait for each step of a webhook delivery (connect, handshake,\n"
 		"answer)."},
+	[CFG_JOBS_SYNC] = {"jobs.sync", CT_SCHEDULE, "every 5m", 0, 0, NULL,
+		"On a site appliance, when the sync job exchanges changes with the central\n"
+		"(POST /api/v1/jobs/sync/run starts it at once). Elsewhere it does nothing."},
+	[CFG_SYNC_ALERT_AFTER] = {"sync.alert_after", CT_DURATION, "1h", 1 * SEC, 30 * DAY, NULL,
+		"A site not synced with its central for this long raises a sync.stale\n"
+		"alert; it is resolved by the next complete exchange (or bundle import)."},
+	[CFG_SYNC_RETRY_MAX] = {"sync.retry_max", CT_DURATION, "1h", 1 * SEC, 7 * DAY, NULL,
+		"After failed exchanges the sync job waits 30 s, then twice as long after\n"
+		"each further failure, up to this, before trying again."},
+	[CFG_SYNC_TIMEOUT] = {"sync.timeout", CT_DURATION, "30s", 100, 10 * MIN, NULL,
+		"Longest wait for each step of a request to the central (connect,\n"
+		"handshake, each read and write)."},
+	[CFG_SYNC_PAIRING_TTL] = {"sync.pairing_ttl", CT_DURATION, "1h", 1 * MIN, 7 * DAY, NULL,
+		"On a central, how long a one-time pairing code stays valid."},
+	[CFG_SYNC_BATCH] = {"sync.batch", CT_SIZE, "4M", 4 * KiB, 64 * MiB, NULL,
+		"Rows per changeset, in bytes before compression. Smaller changesets\n"
+		"make progress on a poor link; each is applied in one transaction."},
 };
 
 struct config *config_global;

@@ -285,7 +285,7 @@ struct cache {
 	} slot[CACHE_SLOTS];
 	struct {
 		int64_t tenant, key_id;
-		char purpose; /* 0 empty, else first letter of the purpose */
+		char purpose[12]; /* "" empty; purposes are told apart whole ("sync-sign", "sync-box") */
 	} active[ACTIVE_SLOTS];
 	long long data_version;
 };
@@ -389,7 +389,7 @@ static int active_key_id(struct cache *c, int64_t tenant, const char *purpose, i
 	int rc = VAULT_E_NOKEY;
 
 	for (int i = 0; c && i < ACTIVE_SLOTS; i++)
-		if (c->active[i].purpose == purpose[0] && c->active[i].tenant == tenant) {
+		if (c->active[i].tenant == tenant && strcmp(c->active[i].purpose, purpose) == 0) {
 			*id = c->active[i].key_id;
 			return VAULT_OK;
 		}
@@ -402,8 +402,8 @@ static int active_key_id(struct cache *c, int64_t tenant, const char *purpose, i
 		*id = sqlite3_column_int64(st, 0);
 		rc = VAULT_OK;
 		for (int i = 0; c && i < ACTIVE_SLOTS; i++)
-			if (!c->active[i].purpose) {
-				c->active[i].purpose = purpose[0];
+			if (!c->active[i].purpose[0] && strlen(purpose) < sizeof c->active[i].purpose) {
+				snprintf(c->active[i].purpose, sizeof c->active[i].purpose, "%s", purpose);
 				c->active[i].tenant = tenant;
 				c->active[i].key_id = *id;
 				break;
@@ -684,7 +684,7 @@ int vault_person_key_create(int64_t tenant, int64_t person)
 	unsigned char kek[KEY_BYTES], key[KEY_BYTES], wrapped[VAULT_WRAPPED_BYTES];
 	struct adbuf a;
 	sqlite3_stmt *st;
-	int64_t tkid;
+	int64_t tkid, kid;
 	int rc;
 
 	rc = vault_person_key_exists(tenant, person);
@@ -698,8 +698,10 @@ int vault_person_key_create(int64_t tenant, int64_t person)
 	vault_wrap(kek, key, a.b, a.n, wrapped);
 	sodium_memzero(kek, sizeof kek);
 	sodium_memzero(key, sizeof key);
-	st = db_stmt("INSERT INTO ks.person_keys (tenant_id, person_id, tenant_key_id, wrapped, created_at) "
-		     "VALUES (?, ?, ?, ?, ?)");
+	if ((rc = vault_next_key_id(1, &kid)) != VAULT_OK)
+		return rc;
+	st = db_stmt("INSERT INTO ks.person_keys (tenant_id, person_id, tenant_key_id, wrapped, created_at, id) "
+		     "VALUES (?, ?, ?, ?, ?, ?)");
 	if (!st)
 		return VAULT_E_DB;
 	sqlite3_bind_int64(st, 1, tenant);
@@ -707,6 +709,7 @@ int vault_person_key_create(int64_t tenant, int64_t person)
 	sqlite3_bind_int64(st, 3, tkid);
 	sqlite3_bind_blob(st, 4, wrapped, sizeof wrapped, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)time(NULL));
+	sqlite3_bind_int64(st, 6, kid);
 	rc = sqlite3_step(st) == SQLITE_DONE ? VAULT_OK : VAULT_E_DB;
 	sqlite3_reset(st);
 	return rc;
@@ -931,6 +934,7 @@ int vault_create_tenant_key(int64_t tenant, const char *purpose, int64_t version
 	int rc;
 
 	unsigned char escrow[VAULT_ESCROW_BYTES];
+	int64_t kid;
 	int escrowed;
 
 	crypto_aead_xchacha20poly1305_ietf_keygen(key);
@@ -943,10 +947,13 @@ int vault_create_tenant_key(int64_t tenant, const char *purpose, int64_t version
 		return rc;
 	if (escrowed < 0)
 		return VAULT_E_DB;
+	if (vault_next_key_id(0, &kid) != VAULT_OK)
+		return VAULT_E_DB;
 	st = db_stmt("INSERT INTO ks.tenant_keys (tenant_id, purpose, version, state, wrapped, created_at, "
-		     "recovery_wrapped) VALUES (?, ?, ?, 'active', ?, ?, ?)");
+		     "recovery_wrapped, id) VALUES (?, ?, ?, 'active', ?, ?, ?, ?)");
 	if (!st)
 		return VAULT_E_DB;
+	sqlite3_bind_int64(st, 7, kid);
 	sqlite3_bind_int64(st, 1, tenant);
 	sqlite3_bind_text(st, 2, purpose, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, version);
@@ -956,7 +963,7 @@ int vault_create_tenant_key(int64_t tenant, const char *purpose, int64_t version
 		sqlite3_bind_blob(st, 6, escrow, sizeof escrow, SQLITE_TRANSIENT);
 	rc = sqlite3_step(st) == SQLITE_DONE ? VAULT_OK : VAULT_E_DB;
 	if (rc == VAULT_OK && id)
-		*id = sqlite3_last_insert_rowid(db_get());
+		*id = kid;
 	sqlite3_reset(st);
 	vault_cache_flush();
 	return rc;

@@ -24,6 +24,10 @@ int vault_active_key_id(int64_t tenant, const char *purpose, int64_t *id);
 int vault_create_tenant_key(int64_t tenant, const char *purpose, int64_t version, int64_t *id);
 void vault_cache_flush(void);
 
+/* The id for a new key (which 0: ks.tenant_keys, 1: ks.person_keys): the
+ * next one in this appliance's key-id range (vault_sync.h). */
+int vault_next_key_id(int which, int64_t *id);
+
 /* Header of a sealed value: kind 'T' or 'P' and key id. */
 int vault_parse_header(const unsigned char *sealed, size_t len, char *kind, int64_t *key_id);
 

@@ -31,6 +31,7 @@ struct online {
 	int64_t device_id, tenant;
 	uint64_t conn;
 	int listening;  /* LISTEN_* */
+	long long hinted; /* the head it was last told */
 	char uid[DEVICE_UID_LEN];
 };
 
@@ -106,6 +107,7 @@ static void set_online(const struct job *j, int listening)
 	W.online[W.nonline].conn = j->conn;
 	W.online[W.nonline].listening = listening;
 	snprintf(W.online[W.nonline].uid, DEVICE_UID_LEN, "%s", j->uid);
+	W.online[W.nonline].hinted = 0;
 	W.nonline++;
 }
 
@@ -138,13 +140,35 @@ static long long head_of(const char *sql, int64_t tenant)
 	return v;
 }
 
+/* The newest change of what terminals decide with, in a tenant. sync_log
+ * also records what site sync carries (docs/sync.md: every change of a
+ * central's rows, and terminals' own status, which changes with every
+ * status message): none of a terminal's business, and hinting every
+ * terminal at each of them would have all of them sync all the time. */
+static long long terminal_head(int64_t tenant, int64_t *tenants, long long *heads, size_t *n)
+{
+	for (size_t k = 0; k < *n; k++)
+		if (tenants[k] == tenant)
+			return heads[k];
+	long long t = head_of("SELECT coalesce(max(seq), 0) FROM sync_log WHERE tenant_id = ? "
+			      "AND entity IN ('person', 'credential', 'door', 'level', 'schedule')", tenant);
+	if (*n < 16) {
+		tenants[*n] = tenant;
+		heads[(*n)++] = t;
+	}
+	return t;
+}
+
 /* When what terminals decide with changed, tell the online ones their
  * tenant's new head on .../sync/hint; a terminal behind it syncs at once,
  * so a revoked card stops working within a second or two, not at the next
- * poll. One cheap max(rowid) per round when nothing changed. */
+ * poll. One cheap max(rowid) per round when nothing changed, and one
+ * query per tenant when something did. */
 static void hint_sync(void)
 {
-	long long head = head_of("SELECT coalesce(max(seq), 0) FROM sync_log", 0);
+	long long head = head_of("SELECT coalesce(max(seq), 0) FROM sync_log", 0), heads[16];
+	int64_t tenants[16];
+	size_t ntenants = 0;
 
 	if (head < 0 || head == W.sync_head)
 		return;
@@ -152,7 +176,10 @@ static void hint_sync(void)
 	for (size_t i = 0; i < W.nonline; i++) {
 		if (!(W.online[i].listening & LISTEN_HINTS))
 			continue;
-		long long t = head_of("SELECT coalesce(max(seq), 0) FROM sync_log WHERE tenant_id = ?", W.online[i].tenant);
+		long long t = terminal_head(W.online[i].tenant, tenants, heads, &ntenants);
+		if (t <= W.online[i].hinted)
+			continue;
+		W.online[i].hinted = t;
 		cJSON *doc = cJSON_CreateObject();
 		cJSON_AddNumberToObject(doc, "head", (double)t);
 		publish_json(W.online[i].conn, "sync/hint", doc);

@@ -50,18 +50,23 @@ static void describe(int status, const char *body, char *out, size_t len)
 	cJSON_Delete(doc);
 }
 
-/* Call the API; the answer as JSON when the status is the one expected. */
-static cJSON *call(struct https *api, const char *method, const char *path, const char *json, int auth, int expect,
-		   const char *what, char *err, size_t errlen)
+/* Call the API; the answer as JSON when the status is the one expected.
+ * *got, if given, receives the status (0 when no answer came). */
+static cJSON *call_status(struct https *api, const char *method, const char *path, const char *json, int auth,
+			  int expect, const char *what, int *got, char *err, size_t errlen)
 {
 	char *body = NULL, why[256];
 	int status = 0;
 	cJSON *doc = NULL;
 
+	if (got)
+		*got = 0;
 	if (https_request(api, method, path, json, auth, &status, &body, why, sizeof why) < 0) {
 		snprintf(err, errlen, "%s: %s", what, why);
 		return NULL;
 	}
+	if (got)
+		*got = status;
 	if (status != expect) {
 		describe(status, body, why, sizeof why);
 		snprintf(err, errlen, "%s: %s%s", what, why,
@@ -75,6 +80,12 @@ static cJSON *call(struct https *api, const char *method, const char *path, cons
 		free(body);
 	}
 	return doc;
+}
+
+static cJSON *call(struct https *api, const char *method, const char *path, const char *json, int auth, int expect,
+		   const char *what, char *err, size_t errlen)
+{
+	return call_status(api, method, path, json, auth, expect, what, NULL, err, errlen);
 }
 
 static const char *str_at(const cJSON *o, const char *a, const char *b)
@@ -97,15 +108,58 @@ static int write_pem(const char *dir, const char *name, const char *pem, int mod
 	return 0;
 }
 
+/* On a site appliance terminals are configured on the central and arrive
+ * with the site's sync (docs/sync.md): devsim-N is found by its name and
+ * enrolled here with a token and a CSR (a site issues no bundles for a
+ * terminal it did not create). Returns 2: the caller asks for a token. */
+static int configured_at_central(const struct devsim_opts *o, struct https *api, const char *dir, const char *name,
+				 struct store_meta *m, char *err, size_t errlen)
+{
+	char path[96];
+	int64_t cursor = 0;
+
+	do {
+		const cJSON *d;
+		cJSON *doc;
+		if (cursor)
+			snprintf(path, sizeof path, "/api/v1/devices?limit=500&cursor=%lld", (long long)cursor);
+		else
+			snprintf(path, sizeof path, "/api/v1/devices?limit=500");
+		if (!(doc = call(api, "GET", path, NULL, 1, 200, "finding the terminal configured on the central", err,
+				 errlen)))
+			return -1;
+		cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(doc, "items"))
+			if (str_at(d, "name", NULL) && strcmp(str_at(d, "name", NULL), name) == 0 && str_at(d, "uid", NULL)) {
+				m->device_id = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(d, "id"));
+				snprintf(m->uid, sizeof m->uid, "%s", str_at(d, "uid", NULL));
+			}
+		cursor = str_at(doc, "next_cursor", NULL) ? strtoll(str_at(doc, "next_cursor", NULL), NULL, 10) : 0;
+		cJSON_Delete(doc);
+	} while (!m->device_id && cursor > 0);
+	if (!m->device_id) {
+		snprintf(err, errlen, "this appliance is a site and has no terminal named %s: configure it on the central "
+			 "(POST /api/v1/devices with this site) and sync", name);
+		return -1;
+	}
+	snprintf(m->name, sizeof m->name, "%s", name);
+	snprintf(m->firmware, sizeof m->firmware, "%s", o->firmware);
+	if (store_meta_save(dir, m) < 0) {
+		snprintf(err, errlen, "%s/state: %s", dir, strerror(errno));
+		return -1;
+	}
+	return 2;
+}
+
 /* Step 1: the terminal exists on the appliance. Returns its enrolment
- * token in token (or 1 when a bundle made it complete already). */
+ * token in token (or 1 when a bundle made it complete already, 2 when it
+ * needs a token still). */
 static int create(const struct devsim_opts *o, struct https *api, const char *dir, int index, struct store_meta *m,
 		  char *token, size_t toklen, char *err, size_t errlen)
 {
 	cJSON *body = cJSON_CreateObject(), *doc;
 	const cJSON *dev;
 	char name[48], *text;
-	int rc = -1;
+	int rc = -1, status;
 
 	snprintf(name, sizeof name, "devsim-%d", index);
 	cJSON_AddStringToObject(body, "name", name);
@@ -118,8 +172,10 @@ static int create(const struct devsim_opts *o, struct https *api, const char *di
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	doc = call(api, "POST", "/api/v1/devices", text, 1, 201, "creating the terminal", err, errlen);
+	doc = call_status(api, "POST", "/api/v1/devices", text, 1, 201, "creating the terminal", &status, err, errlen);
 	cJSON_free(text);
+	if (!doc && status == 409)
+		return configured_at_central(o, api, dir, name, m, err, errlen);
 	if (!doc)
 		return -1;
 	dev = cJSON_GetObjectItemCaseSensitive(doc, "device");
@@ -259,6 +315,8 @@ int enroll_terminal(const struct devsim_opts *o, struct https *api, const char *
 		return -1;
 	if (!m.device_id) {
 		rc = create(o, api, dir, index, &m, token, sizeof token, err, errlen);
+		if (rc == 2)
+			rc = new_token(api, &m, token, sizeof token, err, errlen);
 		if (rc != 0)
 			return rc < 0 ? -1 : 0;
 	} else if (new_token(api, &m, token, sizeof token, err, errlen) < 0) {

@@ -33,6 +33,8 @@ unsigned role_parse(const char *name)
 
 const char *role_name(unsigned role)
 {
+	if (role == ROLE_SITE)
+		return "site";
 	for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
 		if (roles[i].role == role)
 			return roles[i].name;

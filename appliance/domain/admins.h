@@ -17,11 +17,15 @@ enum role {
 	ROLE_TENANT_ADMIN = 1 << 1,
 	ROLE_OPERATOR = 1 << 2,
 	ROLE_AUDITOR = 1 << 3,
+	/* Not an admin: a site appliance calling its central's sync endpoints
+	 * with its site credential (sync/pairing.h). No account has it. */
+	ROLE_SITE = 1 << 4,
 };
 #define ROLES_ALL (ROLE_SYSTEM_ADMIN | ROLE_TENANT_ADMIN | ROLE_OPERATOR | ROLE_AUDITOR)
 #define ROLES_ADMINS (ROLE_SYSTEM_ADMIN | ROLE_TENANT_ADMIN)
 
-/* "system-admin" -> ROLE_SYSTEM_ADMIN; 0 if unknown. */
+/* "system-admin" -> ROLE_SYSTEM_ADMIN; 0 if unknown (and for "site", which
+ * is no admin's role). */
 unsigned role_parse(const char *name);
 const char *role_name(unsigned role);
 

@@ -347,5 +347,8 @@ int device_seen(int64_t id, int online, const char *firmware, const long long *c
 
 int devices_all_offline(void)
 {
-	return db_exec(db_get(), "UPDATE devices SET online = 0 WHERE online != 0") == SQLITE_OK ? 0 : -1;
+	/* On a central, terminals of a paired site connect to the site, which
+	 * reports their status (docs/sync.md): this start changes nothing of it. */
+	return db_exec(db_get(), "UPDATE devices SET online = 0 WHERE online != 0 AND (site_id IS NULL OR site_id "
+				 "NOT IN (SELECT site_id FROM sync_pairings WHERE state = 'active'))") == SQLITE_OK ? 0 : -1;
 }

@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "core/state.h"
 #include "domain/alerts.h"
+#include "sync/status.h"
 
 #include <mbedtls/x509_crt.h>
 #include <stdio.h>
@@ -379,6 +380,8 @@ int job_alert_rules(struct job_run *run)
 	repeated_blocks();
 	resolve_cleared("address_blocked", address_still_blocked, "the block ended");
 	resolve_cleared("admin_locked", admin_still_locked, "the account is no longer locked");
+	/* A site out of touch with its central (sync/status.h). */
+	sync_stale_rule();
 	if (offline < 0) {
 		job_failf(run, "cannot read the terminals");
 		return -1;

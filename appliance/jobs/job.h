@@ -49,5 +49,8 @@ void job_detail(struct job_run *run, const char *key, long long value);
 /* A parameter of a run started by hand (POST /api/v1/jobs/{name}/run with
  * a JSON object of strings), or NULL. */
 const char *job_param(const struct job_run *run, const char *name);
+/* 1 when the run was started by hand (API, command line), not by its
+ * schedule: a job may skip a wait (a back-off) then. */
+int job_manual(const struct job_run *run);
 
 #endif

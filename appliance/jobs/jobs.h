@@ -10,5 +10,6 @@ int job_backup_full(struct job_run *run);    /* backup_job.c */
 int job_backup_events(struct job_run *run);  /* backup_job.c */
 int job_alert_rules(struct job_run *run);    /* alert_rules.c */
 int job_alerts_deliver(struct job_run *run); /* alert_deliver.c */
+int job_sync(struct job_run *run);           /* sync_job.c */
 
 #endif

@@ -16,6 +16,8 @@ const struct job_def job_defs[] = {
 	 "Raise and resolve alerts: terminals offline, disk, certificates, overdue backups, repeated blocks", 1},
 	{"alerts-deliver", "every 10s", "jobs.alerts_deliver", job_alerts_deliver,
 	 "Send pending alert e-mail and webhooks, retrying failures with back-off", 1},
+	{"sync", "every 5m", "jobs.sync", job_sync,
+	 "Site sync: send the central this site's events, audit and terminal status, take its changes", 0},
 };
 
 const size_t job_defs_count = sizeof job_defs / sizeof job_defs[0];

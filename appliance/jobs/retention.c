@@ -179,6 +179,11 @@ static int housekeeping(struct ctx *c)
 		 "DELETE FROM sync_log WHERE seq IN (SELECT s.seq FROM sync_log s WHERE ?2 = ?2 AND ?3 = ?3 AND "
 		 "EXISTS (SELECT 1 FROM sync_log n WHERE n.tenant_id = s.tenant_id AND n.entity = s.entity AND "
 		 "n.entity_id = s.entity_id AND n.seq > s.seq) LIMIT ?1)", 0},
+		/* The same for the key log a central's sites sync keys from. */
+		{"key_log_deleted",
+		 "DELETE FROM ks.key_log WHERE seq IN (SELECT k.seq FROM ks.key_log k WHERE ?2 = ?2 AND ?3 = ?3 AND "
+		 "EXISTS (SELECT 1 FROM ks.key_log n WHERE n.tenant_id = k.tenant_id AND n.kind = k.kind AND "
+		 "n.key_id = k.key_id AND n.seq > k.seq) LIMIT ?1)", 0},
 	};
 
 	for (size_t i = 0; i < sizeof steps / sizeof steps[0] && !job_stopping(c->run); i++) {

@@ -29,6 +29,7 @@ struct job_run {
 	double progress;
 	int failed;
 	const int *stop;   /* the scheduler's stop flag, or a constant 0 */
+	int manual;        /* started by hand (API, command line) */
 };
 
 /* A job as the scheduler thread sees it. */
@@ -124,6 +125,11 @@ void job_detail(struct job_run *run, const char *key, long long value)
 {
 	cJSON_DeleteItemFromObject(run->details, key);
 	cJSON_AddNumberToObject(run->details, key, (double)value);
+}
+
+int job_manual(const struct job_run *run)
+{
+	return run->manual;
 }
 
 const char *job_param(const struct job_run *run, const char *name)
@@ -310,7 +316,8 @@ static int execute(struct job_run *run)
 static void *run_thread(void *arg)
 {
 	struct slot *sl = arg;
-	struct job_run run = {.def = sl->def, .stop = &S.stop, .params = sl->params};
+	struct job_run run = {.def = sl->def, .stop = &S.stop, .params = sl->params,
+			      .manual = strcmp(sl->trigger, "manual") == 0};
 
 	run.details = cJSON_CreateObject();
 	run.id = claim(sl->def, sl->trigger, sl->started_by);
@@ -546,7 +553,7 @@ int scheduler_run_now(const char *name, const char *started_by, const cJSON *par
 int job_run_inline(const char *name, const char *started_by, const cJSON *params, char *err, size_t errlen)
 {
 	const struct job_def *def = job_find(name);
-	struct job_run run = {.def = def, .stop = &never, .params = params};
+	struct job_run run = {.def = def, .stop = &never, .params = params, .manual = 1};
 	int rc;
 
 	if (!def) {

@@ -381,7 +381,7 @@ static int check_settings(const struct smtp_settings *st, char *err, size_t errl
 
 int smtp_send(const struct smtp_settings *st, const char *subject, const char *body, char *err, size_t errlen)
 {
-	struct tlsconn_opts o = {st->relay, st->port, st->timeout_ms, st->ca_file, st->verify};
+	struct tlsconn_opts o = {st->relay, st->port, st->timeout_ms, st->ca_file, st->verify, NULL};
 	struct session s = {.err = err, .errlen = errlen};
 	int rc = -1;
 

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <mbedtls/net_sockets.h>
+#include <mbedtls/sha256.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 #include <arpa/inet.h>
@@ -28,6 +29,8 @@ struct tlsconn {
 	char host[256];
 	const char *ca_file;
 	int verify;
+	int pinned;
+	unsigned char pin[32];
 	mbedtls_ssl_context ssl;
 	mbedtls_ssl_config conf;
 	mbedtls_x509_crt ca;
@@ -137,6 +140,10 @@ struct tlsconn *tlsconn_connect(const struct tlsconn_opts *o, char *err, size_t 
 	c->timeout_ms = o->timeout_ms;
 	c->ca_file = o->ca_file;
 	c->verify = o->verify;
+	if (o->pin_sha256) {
+		c->pinned = 1;
+		memcpy(c->pin, o->pin_sha256, sizeof c->pin);
+	}
 	snprintf(c->host, sizeof c->host, "%s", o->host);
 	return c;
 }
@@ -166,6 +173,28 @@ static void tls_error(int rc, const char *what, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", what, tls_strerror(rc, why, sizeof why));
 }
 
+/* The presented certificate is the pinned one, byte for byte. */
+static int check_pin(struct tlsconn *c, char *err, size_t errlen)
+{
+	const mbedtls_x509_crt *crt = mbedtls_ssl_get_peer_cert(&c->ssl);
+	unsigned char h[32];
+
+	if (!crt) {
+		snprintf(err, errlen, "%s presented no certificate", c->host);
+		return -1;
+	}
+	mbedtls_sha256_ret(crt->raw.p, crt->raw.len, h, 0);
+	if (sodium_memcmp(h, c->pin, sizeof h) != 0) {
+		char fp[3 * 32];
+		for (size_t i = 0; i < sizeof h; i++)
+			snprintf(fp + 3 * i, sizeof fp - 3 * i, "%02X%s", h[i], i + 1 < sizeof h ? ":" : "");
+		snprintf(err, errlen, "the certificate of %s is not the pinned one (it has SHA-256 fingerprint %s): "
+			 "refusing to talk to it", c->host, fp);
+		return -1;
+	}
+	return 0;
+}
+
 int tlsconn_tls(struct tlsconn *c, char *err, size_t errlen)
 {
 	uint32_t flags;
@@ -186,7 +215,11 @@ int tlsconn_tls(struct tlsconn *c, char *err, size_t errlen)
 	}
 	tls_policy_apply(&c->conf);
 	mbedtls_ssl_conf_rng(&c->conf, rng, NULL);
-	if (c->verify) {
+	if (c->pinned) {
+		/* Checked against the pin once the handshake is done, before
+		 * anything is sent: no CA, no name. */
+		mbedtls_ssl_conf_authmode(&c->conf, MBEDTLS_SSL_VERIFY_OPTIONAL);
+	} else if (c->verify) {
 		if ((rc = mbedtls_x509_crt_parse_file(&c->ca, c->ca_file)) < 0) {
 			tls_error(rc, "cannot read the CA file", err, errlen);
 			snprintf(err + strlen(err), errlen - strlen(err), " (%s)", c->ca_file);
@@ -219,7 +252,7 @@ int tlsconn_tls(struct tlsconn *c, char *err, size_t errlen)
 		tls_error(rc, "TLS handshake failed", err, errlen);
 		return -1;
 	}
-	return 0;
+	return c->pinned ? check_pin(c, err, errlen) : 0;
 }
 
 int tlsconn_write(struct tlsconn *c, const void *data, size_t len, char *err, size_t errlen)

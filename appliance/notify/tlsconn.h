@@ -2,10 +2,11 @@
  * tlsconn_tls (at once for implicit TLS, or after STARTTLS), with a
  * timeout on every step: connecting, the handshake, each read and write.
  * Blocking I/O: the callers are job threads that send one notice at a
- * time. The peer's certificate is checked against a CA file and its name
- * against the host we dialled, unless verification was turned off
- * explicitly (logged by the caller). TLS follows tls/policy.h like every
- * other endpoint: TLS 1.2, ECDHE, AEAD. */
+ * time, and site sync. The peer's certificate is checked against a CA
+ * file and its name against the host we dialled, or against a pinned
+ * SHA-256, unless verification was turned off explicitly (logged by the
+ * caller). TLS follows tls/policy.h like every other endpoint: TLS 1.2,
+ * ECDHE, AEAD. */
 #ifndef GH_TLSCONN_H
 #define GH_TLSCONN_H
 
@@ -19,6 +20,10 @@ struct tlsconn_opts {
 	long long timeout_ms; /* for each step */
 	const char *ca_file;
 	int verify;           /* 0: accept any certificate (explicit configuration only) */
+	/* Instead of a CA: the SHA-256 of the one certificate the peer must
+	 * present (32 bytes, or NULL). Its name and issuer do not matter then
+	 * (a self-signed certificate is fine): site sync pins its central so. */
+	const unsigned char *pin_sha256;
 };
 
 /* Connect (TCP only). NULL with the reason in err. */

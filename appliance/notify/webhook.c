@@ -149,7 +149,7 @@ int webhook_post(const struct webhook_settings *s, const char *url, const char *
 		snprintf(err, errlen, "webhook request too long");
 		return -1;
 	}
-	o = (struct tlsconn_opts){t.host, t.port, s->timeout_ms, s->ca_file, 1};
+	o = (struct tlsconn_opts){t.host, t.port, s->timeout_ms, s->ca_file, 1, NULL};
 	c = tlsconn_connect(&o, err, errlen);
 	if (!c)
 		return -1;

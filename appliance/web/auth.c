@@ -9,6 +9,7 @@
 #include "domain/blocks.h"
 #include "domain/sessions.h"
 #include "http.h"
+#include "sync/pairing.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -173,12 +174,33 @@ static int from_token(struct http_req *req, const char *secret)
 	return 0;
 }
 
+/* A site appliance's credential (sync/pairing.h): its pairing, tenant and
+ * the one role it has. */
+static int from_site(struct http_req *req, const char *secret)
+{
+	int64_t pairing, tenant;
+
+	if (sync_site_auth(secret, &pairing, &tenant) != 0) {
+		auth_note_failure(req);
+		return deny(req, 401, "unauthenticated", "the site credential is unknown, or its pairing was revoked");
+	}
+	req->auth.kind = AUTH_SITE;
+	req->auth.site_pairing = pairing;
+	req->auth.admin_tenant = tenant;
+	req->auth.role = ROLE_SITE;
+	snprintf(req->auth.username, sizeof req->auth.username, "site of pairing %lld", (long long)pairing);
+	snprintf(req->auth.actor, sizeof req->auth.actor, "site:%lld", (long long)pairing);
+	return 0;
+}
+
 static int credentials(struct http_req *req)
 {
 	const char *authz = http_header(req, "Authorization");
 	const char *cookies = http_header(req, "Cookie");
 	char token[128];
 
+	if (authz && strncasecmp(authz, "Bearer ghs_", 11) == 0)
+		return from_site(req, authz + 7);
 	if (authz && strncasecmp(authz, "Bearer ", 7) == 0)
 		return from_token(req, authz + 7);
 	if (authz)
@@ -196,7 +218,9 @@ int auth_check(struct http_req *req)
 	memset(&req->auth, 0, sizeof req->auth);
 	if (credentials(req) < 0)
 		return -1;
-	if (!allowlist_permits(req->auth.admin_tenant, req->remote))
+	/* Allow-lists are for admins; a site is authenticated by its credential
+	 * and every changeset's signature. */
+	if (req->auth.kind != AUTH_SITE && !allowlist_permits(req->auth.admin_tenant, req->remote))
 		return deny(req, 403, "address_not_allowed",
 			    "this account may not be used from this address (admin allow-list)");
 	if (req->auth.kind == AUTH_SESSION && !is_safe_method(req->method)) {

@@ -1,7 +1,8 @@
 /* auth: who is making a request and whether the route allows it.
  *
- * Order of checks for a non-public route: credentials (session cookie or
- * Bearer API token) -> admin still active -> address allowed by the
+ * Order of checks for a non-public route: credentials (session cookie,
+ * Bearer API token, or a site's Bearer credential on the sync routes) ->
+ * admin still active -> address allowed by the
  * account's allow-list -> CSRF token for cookie-authenticated writes ->
  * forced password change -> the route's roles (and a token's scope) ->
  * tenant scope. Failures answer 401/403 with a JSON error, and failed
@@ -14,12 +15,13 @@
 
 struct http_req;
 
-enum auth_kind { AUTH_NONE, AUTH_SESSION, AUTH_TOKEN };
+enum auth_kind { AUTH_NONE, AUTH_SESSION, AUTH_TOKEN, AUTH_SITE };
 
 struct auth {
 	enum auth_kind kind;
 	int64_t admin_id;     /* session: the admin; token: who created it */
 	int64_t session_id, token_id;
+	int64_t site_pairing; /* AUTH_SITE: the pairing whose credential was given */
 	int64_t admin_tenant; /* the account's own tenant; 0 for system admins */
 	int64_t tenant;       /* the tenant this request acts on (0: the appliance) */
 	unsigned role;        /* ROLE_* of the session's admin, or granted by the token's scope */

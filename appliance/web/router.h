@@ -18,6 +18,7 @@ enum route_flags {
 	RF_LOGIN = 1 << 2,        /* counts against the login rate limit */
 	RF_PW_CHANGE = 1 << 3,    /* usable while the admin must change the password */
 	RF_SESSION_ONLY = 1 << 4, /* console sessions only: not with an API token */
+	RF_CENTRAL = 1 << 5,      /* changes what a central owns: refused on a site (409 owned_by_central) */
 };
 
 struct route {

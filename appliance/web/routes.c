@@ -12,6 +12,9 @@
 #define PUB (RF_PUBLIC | RF_API)
 #define SELF (RF_API | RF_PW_CHANGE | RF_SESSION_ONLY)
 #define MGMT (RF_API | RF_SESSION_ONLY)
+#define SITE ROLE_SITE
+/* Writes of what a central owns (docs/sync.md): a site refuses them. */
+#define CENT (RF_API | RF_CENTRAL)
 
 /* Every URL the appliance serves, with the roles that may call it. A test
  * walks this table: each route is public or names its roles, and the
@@ -73,10 +76,10 @@ const struct route routes_table[] = {
 
 #define RULE_ROUTES(path, name, what)                                                          \
 	{"GET", path, api_##name##_list, API, SYS | TADM | OPER | AUD, 0, "List " what},         \
-	{"POST", path, api_##name##_create, API, SYS | TADM, 0, "Create " what},                  \
+	{"POST", path, api_##name##_create, CENT, SYS | TADM, 0, "Create " what},                 \
 	{"GET", path "/{id}", api_##name##_get, API, SYS | TADM | OPER | AUD, 0, "One of the " what}, \
-	{"PATCH", path "/{id}", api_##name##_update, API, SYS | TADM, 0, "Change one of the " what}, \
-	{"DELETE", path "/{id}", api_##name##_delete, API, SYS | TADM, 0, "Delete one of the " what}
+	{"PATCH", path "/{id}", api_##name##_update, CENT, SYS | TADM, 0, "Change one of the " what}, \
+	{"DELETE", path "/{id}", api_##name##_delete, CENT, SYS | TADM, 0, "Delete one of the " what}
 	RULE_ROUTES("/api/v1/sites", sites, "sites"),
 	{"GET", "/api/v1/doors/status", api_doors_status, API, SYS | TADM | OPER | AUD, 0,
 	 "Each door's last known state, its terminal's connection and lock-down"},
@@ -85,48 +88,48 @@ const struct route routes_table[] = {
 	RULE_ROUTES("/api/v1/holidays", holidays, "holiday sets"),
 	RULE_ROUTES("/api/v1/access-groups", groups, "access groups"),
 	RULE_ROUTES("/api/v1/access-levels", levels, "access levels"),
-	{"PUT", "/api/v1/access-groups/{id}/members/{person_id}", api_group_member_add, API, SYS | TADM, 0,
+	{"PUT", "/api/v1/access-groups/{id}/members/{person_id}", api_group_member_add, CENT, SYS | TADM, 0,
 	 "Add a person to an access group"},
-	{"DELETE", "/api/v1/access-groups/{id}/members/{person_id}", api_group_member_remove, API, SYS | TADM, 0,
+	{"DELETE", "/api/v1/access-groups/{id}/members/{person_id}", api_group_member_remove, CENT, SYS | TADM, 0,
 	 "Remove a person from an access group"},
 
 	{"GET", "/api/v1/people", api_people_list, API, SYS | TADM | OPER | AUD, 0,
 	 "List people (filters: status, group, exact email, employee_no or card)"},
-	{"POST", "/api/v1/people", api_people_create, API, SYS | TADM, 0, "Create a person"},
+	{"POST", "/api/v1/people", api_people_create, CENT, SYS | TADM, 0, "Create a person"},
 	{"GET", "/api/v1/people/export", api_people_export, API, SYS | TADM, 0, "Export people as CSV or XLSX"},
-	{"POST", "/api/v1/people/import", api_people_import, API, SYS | TADM, 32 << 20,
+	{"POST", "/api/v1/people/import", api_people_import, CENT, SYS | TADM, 32 << 20,
 	 "Import people from CSV (dry run or all-or-nothing)"},
 	{"GET", "/api/v1/people/{id}", api_people_get, API, SYS | TADM | OPER | AUD, 0, "One person"},
-	{"PATCH", "/api/v1/people/{id}", api_people_update, API, SYS | TADM, 0, "Change (correct) a person"},
-	{"DELETE", "/api/v1/people/{id}", api_people_erase, API, SYS | TADM, 0,
+	{"PATCH", "/api/v1/people/{id}", api_people_update, CENT, SYS | TADM, 0, "Change (correct) a person"},
+	{"DELETE", "/api/v1/people/{id}", api_people_erase, CENT, SYS | TADM, 0,
 	 "Erase a person: rows deleted, key destroyed"},
 	{"GET", "/api/v1/people/{id}/report", api_people_report, API, SYS | TADM, 0,
 	 "Access report: everything stored about one person"},
 	{"GET", "/api/v1/people/{id}/photo", api_people_photo_get, API, SYS | TADM | OPER, 0, "A person's photo"},
-	{"PUT", "/api/v1/people/{id}/photo", api_people_photo_put, API, SYS | TADM, 5 << 20,
+	{"PUT", "/api/v1/people/{id}/photo", api_people_photo_put, CENT, SYS | TADM, 5 << 20,
 	 "Set a person's photo (JPEG or PNG body)"},
-	{"DELETE", "/api/v1/people/{id}/photo", api_people_photo_delete, API, SYS | TADM, 0, "Remove a person's photo"},
+	{"DELETE", "/api/v1/people/{id}/photo", api_people_photo_delete, CENT, SYS | TADM, 0, "Remove a person's photo"},
 	{"GET", "/api/v1/people/{id}/credentials", api_credentials_list, API, SYS | TADM | OPER | AUD, 0,
 	 "A person's credentials"},
-	{"POST", "/api/v1/people/{id}/credentials", api_credentials_create, API, SYS | TADM, 2 << 20,
+	{"POST", "/api/v1/people/{id}/credentials", api_credentials_create, CENT, SYS | TADM, 2 << 20,
 	 "Add a credential (card, PIN, face, fingerprint, mobile)"},
-	{"PATCH", "/api/v1/people/{id}/credentials/{credential_id}", api_credentials_update, API, SYS | TADM, 0,
+	{"PATCH", "/api/v1/people/{id}/credentials/{credential_id}", api_credentials_update, CENT, SYS | TADM, 0,
 	 "Change a credential's status, label or validity"},
-	{"DELETE", "/api/v1/people/{id}/credentials/{credential_id}", api_credentials_delete, API, SYS | TADM, 0,
+	{"DELETE", "/api/v1/people/{id}/credentials/{credential_id}", api_credentials_delete, CENT, SYS | TADM, 0,
 	 "Remove a credential"},
 	{"POST", "/api/v1/decisions", api_decisions, API, SYS | TADM | OPER, 0,
 	 "What-if: may this card open this door at this time, and why not"},
 
 	{"GET", "/api/v1/devices", api_devices_list, API, SYS | TADM | OPER | AUD, 0,
 	 "List terminals with their status"},
-	{"POST", "/api/v1/devices", api_devices_create, API, SYS | TADM, 0,
+	{"POST", "/api/v1/devices", api_devices_create, CENT, SYS | TADM, 0,
 	 "Create a terminal: returns a one-time enrolment token or a ready bundle"},
 	{"POST", "/api/v1/devices/enroll", api_devices_enroll, PUB | RF_LOGIN, 0, 16384,
 	 "Enrol a terminal: one-time token and CSR in, certificate out"},
 	{"GET", "/api/v1/devices/{id}", api_devices_get, API, SYS | TADM | OPER | AUD, 0, "One terminal"},
-	{"PATCH", "/api/v1/devices/{id}", api_devices_update, API, SYS | TADM, 0,
+	{"PATCH", "/api/v1/devices/{id}", api_devices_update, CENT, SYS | TADM, 0,
 	 "Change a terminal's name, model or doors"},
-	{"DELETE", "/api/v1/devices/{id}", api_devices_delete, API, SYS | TADM, 0,
+	{"DELETE", "/api/v1/devices/{id}", api_devices_delete, CENT, SYS | TADM, 0,
 	 "Delete a terminal (its certificate stops working at once)"},
 	{"POST", "/api/v1/devices/{id}/disable", api_devices_disable, API, SYS | TADM, 0,
 	 "Disable a terminal: cut now, refused from now on"},
@@ -172,6 +175,28 @@ const struct route routes_table[] = {
 	 "Resolve an alert, with an optional note"},
 	{"GET", "/api/v1/alerts/{id}/deliveries", api_alerts_deliveries, API, ROLES_ALL, 0,
 	 "An alert's deliveries by e-mail and webhook, per channel"},
+
+	{"POST", "/api/v1/sync/pairings", api_sync_pairings_create, MGMT, SYS | TADM, 4096,
+	 "Central: pair a site: returns a one-time pairing code and this appliance's fingerprint"},
+	{"GET", "/api/v1/sync/pairings", api_sync_pairings_list, API, SYS | TADM | AUD, 0,
+	 "Central: the pairings with sites, with their streams"},
+	{"GET", "/api/v1/sync/pairings/{id}", api_sync_pairings_get, API, SYS | TADM | AUD, 0, "Central: one pairing"},
+	{"DELETE", "/api/v1/sync/pairings/{id}", api_sync_pairings_revoke, MGMT, SYS | TADM, 0,
+	 "Central: revoke a pairing: the site's credential stops working at once"},
+	{"POST", "/api/v1/sync/claim", api_sync_claim, PUB | RF_LOGIN, 0, 4096,
+	 "Central: a site claims a pairing with its code and public keys (called by the site)"},
+	{"POST", "/api/v1/sync/push", api_sync_push, API, SITE, 96 << 20,
+	 "Central: a paired site sends a changeset (called by the site's sync job)"},
+	{"POST", "/api/v1/sync/pull", api_sync_pull, API, SITE, 4096,
+	 "Central: a paired site asks for the next changeset after its cursors (called by the site's sync job)"},
+	{"POST", "/api/v1/sync/pair", api_sync_pair, MGMT, SYS, 4096,
+	 "Site: pair this appliance with a central (its address, certificate fingerprint and pairing code)"},
+	{"GET", "/api/v1/sync/status", api_sync_status, API, SYS | TADM | AUD, 0,
+	 "Site sync status: role, last sync, cursors, pending changes, last error"},
+	{"GET", "/api/v1/sync/export", api_sync_export, API, SYS, 0,
+	 "Download a bundle of the changes the other side has not acknowledged (pairing=ID on a central)"},
+	{"POST", "/api/v1/sync/import", api_sync_import, API, SYS, 256 << 20,
+	 "Apply a bundle from the other side (download an export afterwards to carry the acknowledgement back)"},
 
 	{"GET", "/api/v1/audit", api_audit_list, API, SYS | TADM | AUD, 0, "Read the audit log"},
 	{"GET", "/api/v1/audit/verify", api_audit_verify, API, SYS | AUD, 0,

@@ -8,6 +8,7 @@
 #include "domain/blocks.h"
 #include "gate.h"
 #include "http.h"
+#include "sync/status.h"
 #include "tls_server.h"
 
 #include <civetweb.h>
@@ -82,6 +83,21 @@ static int rate_limited(struct http_req *req, const char *key)
 	return 1;
 }
 
+/* On a site, what the central owns is changed there and arrives with the
+ * next sync (docs/sync.md); reading it here is fine. */
+static int owned_by_central(struct http_req *req)
+{
+	char url[512];
+
+	if (!sync_owned_by_central(url, sizeof url))
+		return 0;
+	http_error(req, 409, "owned_by_central",
+		   "this appliance is a site: people, credentials, groups, schedules, holidays, access levels, doors "
+		   "and terminals belong to its central; change them on the central appliance (%s)",
+		   url);
+	return 1;
+}
+
 static void dispatch(struct http_req *req, const char *raw_path, const char *query)
 {
 	const char *why = NULL;
@@ -138,6 +154,8 @@ static void dispatch(struct http_req *req, const char *raw_path, const char *que
 				return;
 		}
 	}
+	if ((req->match.route->flags & RF_CENTRAL) && owned_by_central(req))
+		return;
 	req->match.route->handler(req);
 	if (!req->status)
 		http_error(req, 500, "internal", "the handler sent no response");

@@ -26,7 +26,7 @@ import tempfile
 import time
 import zlib
 
-from harness import Appliance, Session, bootstrap_admin, gatehouse, run
+from harness import BINARY, Appliance, Session, bootstrap_admin, gatehouse, run
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 NPM_SRC = os.path.join(TOP, "tests", "tools", "npm")
@@ -290,6 +290,9 @@ def test_every_route_is_described_with_its_roles():
         flags = r["flags"].split(",")
         if r["roles"] == "public":
             assert o.get("security") == [], (key, "public routes say security: []")
+        elif r["roles"] == "site":
+            # A paired site's credential, and nothing else (docs/sync.md).
+            assert o.get("security") == [{"siteCredential": []}], (key, o.get("security"))
         else:
             schemes = {name for req in o.get("security", doc.get("security", [])) for name in req}
             assert "session" in schemes, key
@@ -667,6 +670,8 @@ def test_every_operation_succeeds_as_documented():
     c("DELETE", "/api/v1/session", want=204, who=user)
     c("GET", "/api/v1/session", want=401, who=user)
 
+    sync_walk(c, check)
+
     # Every described operation answered a success at least once.
     missing = []
     for method, tpl, o in operations():
@@ -674,6 +679,58 @@ def test_every_operation_succeeds_as_documented():
         if not (seen.get((method, tpl), set()) & ok):
             missing.append((method, tpl, sorted(seen.get((method, tpl), ()))))
     assert not missing, "operations never answered with a documented success: %s" % missing
+
+
+def sync_walk(c, check):
+    """Site sync: this appliance is the central; a second one becomes its
+    site over loopback. The exchange endpoints are called here with the
+    site's own credential (opened from its state with vault-fixture, as
+    tests/e2e/test_sync.py does for events) and a changeset the site
+    itself wrote; a pairing claimed with bare public keys gives the claim
+    its success, and is then revoked."""
+    T = {"X-Tenant": "default"}
+    _, _, branch = c("POST", "/api/v1/sites", {"name": "Branch for sync", "timezone": "Asia/Tokyo"}, 201)
+    _, _, spare = c("POST", "/api/v1/sites", {"name": "Spare for sync", "timezone": "Asia/Tokyo"}, 201)
+    c("POST", "/api/v1/people", {"name": "Synced person"}, 201)
+    site = Appliance(sets=["jobs.sync=off"]).start()
+    try:
+        sroot = bootstrap_admin(site)
+        _, _, made = c("POST", "/api/v1/sync/pairings", {"site_id": branch["id"]}, 201)
+        check(sroot, "POST", "/api/v1/sync/pair", {"central_url": app.url, "fingerprint": made["fingerprint"],
+                                                   "code": made["code"]}, want=201)
+        check(sroot, "GET", "/api/v1/sync/status", want=200)
+        c("GET", "/api/v1/sync/status")
+        # The site's credential, from its own state, for the site's endpoints.
+        out = run([os.path.join(os.path.dirname(BINARY), "vault-fixture"), "open-field", site.state, site.db(), "0",
+                   "sync_central", "credential", "1"])
+        assert out.returncode == 0 and out.stdout.startswith("ghs_"), out.stderr
+        as_site = Session(app, "", "")
+        as_site.token = out.stdout.strip()
+        _, h, cs = check(as_site, "POST", "/api/v1/sync/pull", {"cursors": {"keys": 0, "changes": 0}}, want=200)
+        assert cs[:6] == b"GHSYNC" and h["x-gatehouse-sync-more"] in ("0", "1")
+        # A bundle the site writes for its central: one of its changesets is pushed, then the whole is imported.
+        _, h, bundle = check(sroot, "GET", "/api/v1/sync/export", want=200)
+        assert bundle[:8] == b"GHBUNDLE" and "attachment" in h["content-disposition"]
+        length = struct.unpack(">Q", bundle[10:18])[0]
+        check(as_site, "POST", "/api/v1/sync/push", bundle[18:18 + length],
+              headers={"Content-Type": "application/octet-stream"}, want=200)
+        c("POST", "/api/v1/sync/import", bundle, headers={"Content-Type": "application/octet-stream"})
+        _, _, back = c("GET", "/api/v1/sync/export?pairing=%d" % made["pairing"]["id"])
+        check(sroot, "POST", "/api/v1/sync/import", back, headers={"Content-Type": "application/octet-stream"},
+              want=200)
+        _, _, pairings = c("GET", "/api/v1/sync/pairings")
+        assert [p["state"] for p in pairings["items"]] == ["active"], pairings
+        c("GET", "/api/v1/sync/pairings/%d" % made["pairing"]["id"])
+        # A claim answered (and a pairing revoked).
+        _, _, other = c("POST", "/api/v1/sync/pairings", {"site_id": spare["id"]}, 201)
+        b64 = lambda: base64.b64encode(os.urandom(32)).decode()
+        check(Session(app, "", ""), "POST", "/api/v1/sync/claim",
+              {"code": other["code"], "appliance_id": os.urandom(16).hex(), "sign_pk": b64(), "box_pk": b64(),
+               "audit_pk": b64(), "key_range": 7}, want=200)
+        c("DELETE", "/api/v1/sync/pairings/%d" % other["pairing"]["id"], want=204)
+        check(sroot, "POST", "/api/v1/people", {"name": "x"}, want=409, headers=T)
+    finally:
+        site.cleanup()
 
 
 # --- the independent linter ----------------------------------------------------------
