@@ -36,6 +36,9 @@ INSERT INTO ks.vault_meta (key, value) VALUES ('key_range', randomblob(3));
 -- Every change to a tenant's keys, in order, so that a central can send its
 -- sites new key versions, re-wrapped person keys and shredded ones after a
 -- cursor (the "keys" stream). Appliance keys (tenant 0) are never shared.
+-- A tenant key's `wrapped` is this appliance's own (under its master key):
+-- re-wrapping it (a restore, `keys rewrap`) changes nothing another
+-- appliance holds, so it is not logged; its state (retired) is.
 CREATE TABLE ks.key_log (
     seq       INTEGER PRIMARY KEY AUTOINCREMENT,
     tenant_id INTEGER NOT NULL,
@@ -48,7 +51,7 @@ CREATE INDEX ks.key_log_thing ON key_log (tenant_id, kind, key_id, seq);
 
 CREATE TRIGGER ks.key_log_tenant_i AFTER INSERT ON tenant_keys WHEN NEW.tenant_id > 0 BEGIN
     INSERT INTO key_log (tenant_id, kind, key_id) VALUES (NEW.tenant_id, 'tenant', NEW.id); END;
-CREATE TRIGGER ks.key_log_tenant_u AFTER UPDATE OF state, wrapped ON tenant_keys WHEN NEW.tenant_id > 0 BEGIN
+CREATE TRIGGER ks.key_log_tenant_u AFTER UPDATE OF state ON tenant_keys WHEN NEW.tenant_id > 0 BEGIN
     INSERT INTO key_log (tenant_id, kind, key_id) VALUES (NEW.tenant_id, 'tenant', NEW.id); END;
 CREATE TRIGGER ks.key_log_person_i AFTER INSERT ON person_keys BEGIN
     INSERT INTO key_log (tenant_id, kind, key_id, person_id) VALUES (NEW.tenant_id, 'person', NEW.id, NEW.person_id); END;
