@@ -268,7 +268,8 @@ function pairForm(after) {
       field({ name: 'fingerprint', label: t('sync.fingerprint'), required: true, wide: true, hint: t('sync.fingerprint_hint'), attrs: { spellcheck: 'false' } }),
       field({ name: 'code', label: t('sync.code'), required: true, hint: t('sync.code_hint'), attrs: { spellcheck: 'false' } })),
     h('p', { class: 'form-error', role: 'alert' }),
-    h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'primary' }, t('sync.pair'))));
+    h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'primary' }, t('sync.pair')),
+      h('span', { class: 'muted', id: 'sync-pair-progress', 'aria-live': 'polite' })));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     clearErrors(form);
@@ -281,8 +282,8 @@ function pairForm(after) {
     }
     const btn = form.querySelector('button[type=submit]');
     btn.disabled = true;
-    const summary = form.querySelector('.form-error');
-    summary.textContent = t('sync.pairing_now');
+    const progress = form.querySelector('#sync-pair-progress');
+    progress.textContent = t('sync.pairing_now');
     try {
       await api('POST', '/api/v1/sync/pair', { body });
       form.reset();
@@ -291,6 +292,7 @@ function pairForm(after) {
     } catch (err) {
       showErrors(form, err);
     } finally {
+      progress.textContent = '';
       btn.disabled = false;
     }
   });
@@ -301,7 +303,7 @@ function pairForm(after) {
 function outcomeOf(r, status) {
   const d = r.details || {};
   if (r.status === 'failed') return notice(t('sync.run_failed', { error: r.error || '' }), 'bad');
-  if (r.status !== 'ok') return notice(t('sync.run_ended', { status: r.status }), 'bad');
+  if (r.status !== 'ok') return notice(t('sync.run_ended', { status: t(`jobs.status.${r.status}`) }), 'bad');
   if (d.link_down) {
     return notice(t('sync.run_link_down', { error: (status && status.last_error) || '' }), 'warn');
   }
