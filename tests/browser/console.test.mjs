@@ -767,7 +767,7 @@ test(`every page loads with ${PEOPLE.toLocaleString('en')} people (times printed
     [`#/access/groups/${ids.group}`, 'group', 'group-members'], ['#/access/levels', 'levels', 'levels'],
     ['#/access/check', 'whatif', 'whatif'], ['#/terminals', 'terminals', 'terminals'], [`#/terminals/${ids.terminal}`, 'terminal', 'terminal'],
     ['#/terminals/firmware', 'firmware', 'firmware'], ['#/audit', 'audit', 'audit'], ['#/jobs', 'jobs', 'jobs'],
-    ['#/jobs/audit-verify', 'job', 'job-runs'], ['#/settings', 'account', 'account'], ['#/settings/admins', 'admins', 'admins'],
+    ['#/jobs/audit-verify', 'job', 'job-runs'], ['#/sync', 'sync', 'sync'], ['#/settings', 'account', 'account'], ['#/settings/admins', 'admins', 'admins'],
     ['#/settings/tokens', 'tokens', 'tokens'], ['#/settings/allowlist', 'allowlist', 'allowlist'], ['#/settings/blocks', 'blocks', 'blocks'],
     ['#/settings/tenants', 'tenants', 'tenants'], ['#/settings/policy', 'policy', 'policy'],
   ];

@@ -42,6 +42,7 @@ const ROUTES = [
   { id: 'jobs', path: '/jobs', mod: 'jobs', fn: 'list', nav: 'records', label: 'nav.jobs', perm: P('GET', '/api/v1/jobs') },
   { id: 'job', path: '/jobs/:name', mod: 'jobs', fn: 'runs', perm: P('GET', '/api/v1/jobs/{name}/runs') },
   { id: 'backups', path: '/backups', mod: 'backups', fn: 'page', nav: 'records', label: 'nav.backups', perm: P('GET', '/api/v1/backups') },
+  { id: 'sync', path: '/sync', mod: 'sync', fn: 'page', nav: 'records', label: 'nav.sync', perm: P('GET', '/api/v1/sync/status') },
   { id: 'account', path: '/settings', mod: 'settings', fn: 'account', nav: 'settings', label: 'nav.account' },
   { id: 'admins', path: '/settings/admins', mod: 'settings', fn: 'admins', nav: 'settings', label: 'nav.admins', perm: P('GET', '/api/v1/admins') },
   { id: 'tokens', path: '/settings/tokens', mod: 'settings', fn: 'tokens', nav: 'settings', label: 'nav.tokens', perm: P('GET', '/api/v1/tokens') },
@@ -67,6 +68,7 @@ const modules = {
   audit: () => import('./pages/audit.js'),
   jobs: () => import('./pages/jobs.js'),
   settings: () => import('./pages/settings.js'),
+  sync: () => import('./pages/sync.js'),
 };
 
 function match(hash) {
@@ -195,6 +197,12 @@ function renderContext() {
     ctx.append(h('span', { id: 'zone-note', title: zones.length ? t('header.zone_site') : t('header.zone_browser') },
       t('header.zone_is', { zone: zone() })));
   }
+  // A site appliance: what the central owns is changed there (writes here get 409 owned_by_central).
+  if (store.sync && store.sync.role === 'site') {
+    const url = (store.sync.central && store.sync.central.url) || '';
+    ctx.append(h('a', { href: '#/sync', id: 'site-note', class: 'site-note', title: t('header.site_note_title', { url }) },
+      t('header.site_note')));
+  }
 }
 
 function renderWho() {
@@ -215,6 +223,27 @@ async function loadSites() {
   }
   const zones = store.sites.map((s) => s.timezone);
   setZone(zones.includes(zone()) ? zone() : zones[0] || Intl.DateTimeFormat().resolvedOptions().timeZone);
+}
+
+/** Whether this appliance is a site of a central (for the header's note); null when the role may not ask. */
+async function loadSync() {
+  if (!can('GET', '/api/v1/sync/status')) {
+    store.sync = null;
+    return;
+  }
+  try {
+    store.sync = await api.api('GET', '/api/v1/sync/status');
+  } catch {
+    store.sync = null;
+  }
+}
+
+/** Pairing changes what this appliance is: the sync page calls this with the new status. */
+export async function syncChanged(status) {
+  if (status) store.sync = status;
+  else await loadSync();
+  await loadSites();
+  renderContext();
 }
 
 /** Sites change the time zone choice: pages that edit sites call this. */
@@ -494,7 +523,7 @@ async function enter(session) {
   document.getElementById('lang').value = lang();
   setPermissions(doc, store.me.role);
   performance.mark('gh:boot-permissions');
-  await lists;
+  await Promise.all([lists, loadSync()]);
   performance.mark('gh:boot-lists');
   renderNav();
   renderContext();

@@ -4,7 +4,7 @@
 
 import { listAll } from './api.js';
 
-export const store = { me: null, sites: [], tenants: [] };
+export const store = { me: null, sites: [], tenants: [], sync: null };
 
 const caches = new Map();
 

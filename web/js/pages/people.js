@@ -9,7 +9,7 @@ import { bytes, number } from '../fmt.js';
 import {
   can, pageHead, table, pager, field, button, busy, announce, notice, errorText, link, badge, alertMessage,
 } from '../ui.js';
-import { lookup, nameOf, invalidate } from '../store.js';
+import { lookup, nameOf, invalidate, store } from '../store.js';
 
 // The search stays in memory while the console runs (never in the URL:
 // an e-mail or card number has no place in the browser history).
@@ -114,8 +114,14 @@ export async function list(ctx) {
     p.first().then(() => announce(t('people.searched')));
   });
 
+  // A site appliance: its people are the central's (changes here are refused with the central's address).
+  const onSite = store.sync && store.sync.role === 'site'
+    ? h('p', { class: 'notice warn', id: 'people-on-site' }, t('people.on_site', { url: (store.sync.central && store.sync.central.url) || '' }), ' ',
+      link('#/sync', t('nav.sync')))
+    : null;
   add(ctx.main, 
     pageHead(t('nav.people'), ...actions),
+    onSite,
     h('p', { id: 'export-progress', class: 'muted', 'aria-live': 'polite' }),
     form, results, p.el);
   await p.first();
