@@ -262,7 +262,7 @@ void api_sync_pair(struct http_req *req)
 
 void api_sync_status(struct http_req *req)
 {
-	cJSON *o = sync_status_json();
+	cJSON *o = sync_status_json(list_scope(req));
 
 	http_reply_json(req, 200, o);
 	cJSON_Delete(o);

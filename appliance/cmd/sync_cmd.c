@@ -267,7 +267,7 @@ static void print_site(const cJSON *s)
 
 static int status(int json)
 {
-	cJSON *s = sync_status_json(), *p;
+	cJSON *s = sync_status_json(-1), *p;
 	const char *role = cJSON_GetObjectItem(s, "role")->valuestring;
 
 	if (json)

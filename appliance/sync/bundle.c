@@ -6,6 +6,8 @@
 #include "cset.h"
 #include "domain/audit.h"
 #include "outbox.h"
+#include "peer.h"
+#include "status.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -237,5 +239,12 @@ int sync_bundle_apply(const unsigned char *buf, size_t len, const struct sync_ac
 		}
 	}
 	free(list);
+	/* A site that took in what its central sent is in step with it as of
+	 * that bundle: "last synced" moves and a sync.stale alert resolves, as
+	 * after an exchange over the network. A replayed bundle proves nothing. */
+	if (rc == 0 && st->applied > 0 && sync_role_here() == SYNC_SITE) {
+		sync_site_record(1, NULL);
+		sync_stale_rule();
+	}
 	return rc;
 }

@@ -375,6 +375,6 @@ enum sync_outcome sync_pair(const char *url, const char *fingerprint, const char
 	rc = sync_pair_finish(doc, url, fingerprint, who, err, errlen);
 	cJSON_Delete(doc);
 	if (rc == SYNC_OK)
-		*out = sync_status_json();
+		*out = sync_status_json(-1); /* a system admin's call */
 	return rc;
 }

@@ -89,17 +89,23 @@ static cJSON *site_status(void)
 	return o;
 }
 
-cJSON *sync_status_json(void)
+cJSON *sync_status_json(int64_t tenant)
 {
 	cJSON *o;
 
 	switch (sync_role_here()) {
 	case SYNC_SITE:
+		if (tenant >= 0 && tenant != sync_default_tenant()) {
+			/* Another tenant on this box: not synced, nothing of the pairing to see. */
+			o = cJSON_CreateObject();
+			cJSON_AddStringToObject(o, "role", "site");
+			return o;
+		}
 		return site_status();
 	case SYNC_CENTRAL:
 		o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "role", "central");
-		cJSON_AddItemToObject(o, "pairings", sync_pairing_list(-1));
+		cJSON_AddItemToObject(o, "pairings", sync_pairing_list(tenant));
 		return o;
 	default:
 		o = cJSON_CreateObject();

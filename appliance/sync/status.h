@@ -9,8 +9,10 @@
 
 /* {role: "none"|"site"|"central", ...}: a site's central, last sync, next
  * attempt, last error, streams with cursors and pending counts; a
- * central's pairings. */
-cJSON *sync_status_json(void);
+ * central's pairings. Scoped to `tenant` (-1: every tenant, for a system
+ * admin and the command line): a central lists that tenant's pairings
+ * only, and a site shows its central only to its paired tenant. */
+cJSON *sync_status_json(int64_t tenant);
 
 /* The site credential, opened from its seal. 0 or -1. Wipe it after use. */
 int sync_site_credential(char *out, size_t len);

@@ -30,7 +30,7 @@ import time
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from harness import (BINARY, BUILD, SLOW, Appliance, bootstrap_admin, check_sanitizer, gatehouse, run)
+from harness import (BINARY, BUILD, SLOW, Appliance, bootstrap_admin, check_sanitizer, create_admin, gatehouse, run)
 
 FIXTURE = os.path.abspath(os.path.join(BUILD, "vault-fixture"))
 LIMITS = ["limits.api_per_second=10000", "limits.api_burst=10000", "limits.login_per_minute=10000",
@@ -508,10 +508,26 @@ def test_bundles_only_double_stale_tampered_foreign():
         pid = made["pairing"]["id"]
         assert cli(s2, "status").stdout.startswith("site of the central")
 
+        # The status a tenant's own admins see holds no other tenant's pairing.
+        ok(c2root.call("POST", "/api/v1/tenants", {"slug": "acme", "name": "Acme"}), 201)
+        acme = create_admin(c2, "acme-admin", "tenant-admin", tenant="acme")
+        assert acme.login()[0] == 200
+        assert [p["id"] for p in ok(c2root.call("GET", "/api/v1/sync/status"))["pairings"]] == [pid]
+        assert ok(acme.call("GET", "/api/v1/sync/status"))["pairings"] == []
+        assert ok(acme.call("GET", "/api/v1/sync/pairings"))["items"] == []
+
         # Central -> site on a USB stick; applied once, then "already applied".
+        # A site that syncs by bundles only was last in step a day ago.
+        con = sqlite3.connect(s2.db(), timeout=30)
+        con.execute("UPDATE sync_central SET last_ok_at = unixepoch() - 86400")
+        con.commit()
+        con.close()
+        assert ok(s2root.call("GET", "/api/v1/sync/status"))["minutes_since_sync"] >= 1439
         b1 = bundle_path(cli(c2, "export", "--to", out_dir, "--pairing", str(pid)))
         out = cli(s2, "import", b1, "--ack-to", back_dir)
         assert "applied" in out.stdout and "acknowledgement bundle" in out.stdout, out.stdout
+        # Taking in the central's bundle is being in step with it: "last synced" moves.
+        assert ok(s2root.call("GET", "/api/v1/sync/status"))["minutes_since_sync"] < 5
         cmp_people(people_by_id(c2root), people_by_id(s2root))
         before = db(s2, "SELECT count(*) FROM audit_log WHERE action = 'sync.apply'")
         out = cli(s2, "import", b1, "--ack-to", back_dir)
