@@ -111,18 +111,36 @@ static void set_online(const struct job *j, int listening)
 	W.nonline++;
 }
 
-/* Publish due commands to every online terminal (inside a transaction). */
+static int by_device(const void *a, const void *b)
+{
+	int64_t x = ((const struct online *)a)->device_id, y = ((const struct online *)b)->device_id;
+
+	return (x > y) - (x < y);
+}
+
+/* Publish due commands to the online terminals they are for (inside a
+ * transaction). This runs after every batch: it asks the database once
+ * which terminals have commands waiting, rather than once per terminal
+ * online, so an unlock does not wait behind thousands of empty queries. */
 static void deliver_commands(void)
 {
-	for (size_t i = 0; i < W.nonline; i++) {
-		if (!(W.online[i].listening & LISTEN_COMMANDS))
-			continue;
+	int64_t *due;
+	int n = commands_due_devices(&due);
+
+	if (n > 0 && W.nonline > 1)
+		qsort(W.online, W.nonline, sizeof *W.online, by_device);
+	for (int k = 0; k < n; k++) {
+		struct online key = {.device_id = due[k]};
+		struct online *o = W.nonline ? bsearch(&key, W.online, W.nonline, sizeof *W.online, by_device) : NULL;
+		if (!o || !(o->listening & LISTEN_COMMANDS))
+			continue; /* offline: it gets them when it is back */
 		cJSON *list = cJSON_CreateArray(), *c;
-		if (commands_take_due(W.online[i].device_id, list) > 0)
+		if (commands_take_due(o->device_id, list) > 0)
 			cJSON_ArrayForEach(c, list)
-				publish_json(W.online[i].conn, "commands", c);
+				publish_json(o->conn, "commands", c);
 		cJSON_Delete(list);
 	}
+	free(due);
 }
 
 static long long head_of(const char *sql, int64_t tenant)

@@ -84,13 +84,42 @@ static int expire(void)
 	return rc;
 }
 
+int commands_due_devices(int64_t **ids)
+{
+	sqlite3_stmt *st;
+	int64_t *v = NULL;
+	size_t n = 0, cap = 0;
+
+	*ids = NULL;
+	if (expire() < 0 || !(st = db_stmt("SELECT DISTINCT device_id FROM device_commands "
+					    "WHERE state IN ('queued', 'sent') AND state = 'queued' AND expires_at > ? "
+					    "ORDER BY device_id")))
+		return -1;
+	sqlite3_bind_int64(st, 1, now_ms());
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (n == cap) {
+			size_t c = cap ? 2 * cap : 64;
+			int64_t *bigger = realloc(v, c * sizeof *v);
+			if (!bigger) {
+				sqlite3_reset(st);
+				free(v);
+				return -1;
+			}
+			v = bigger;
+			cap = c;
+		}
+		v[n++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	*ids = v;
+	return (int)n;
+}
+
 int commands_take_due(int64_t device_id, cJSON *out)
 {
 	sqlite3_stmt *st;
 	int n = 0;
 
-	if (expire() < 0)
-		return -1;
 	st = db_stmt("UPDATE device_commands SET state = 'sent', sent_at = unixepoch() "
 		     "WHERE device_id = ? AND state = 'queued' AND expires_at > ? "
 		     "RETURNING id, kind, params, expires_at");

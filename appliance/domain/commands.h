@@ -20,9 +20,13 @@ void command_check(struct jv *v, int64_t tenant, const cJSON *body);
 int command_create(int64_t tenant, int64_t device_id, const char *kind, const cJSON *params, long long ttl_ms,
 		   const char *created_by, int64_t *id);
 
-/* Expire what is past its time; then the queued, unexpired commands of a
- * device, oldest first, as {id, kind, params, expires_at}; they are marked
- * sent. Returns the count, or -1. */
+/* Expire what is past its time; then the devices that have queued,
+ * unexpired commands, ascending, in *ids (malloc'd; free it). Returns the
+ * count, or -1. One query whatever the number of terminals online. */
+int commands_due_devices(int64_t **ids);
+
+/* The queued, unexpired commands of a device, oldest first, as {id, kind,
+ * params, expires_at}; they are marked sent. Returns the count, or -1. */
 int commands_take_due(int64_t device_id, cJSON *out);
 
 /* The terminal reports a command's end: state "done" or "failed". 0, 1
