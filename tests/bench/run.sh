@@ -44,8 +44,21 @@ done
 # Benchmarks that need a running appliance and real peers are scripts.
 for script in tests/bench/bench_*.py; do
 	[ -x "$script" ] || continue
-	{ "$script" "$build" || echo "run.sh: $script failed" >&2; } |
+	echo 0 > "$status_file"
+	{ "$script" "$build" || { echo "run.sh: $script failed" >&2; echo 1 > "$status_file"; }; } |
 		awk -F '\t' 'NF < 3 { print; fflush(); next }
 			{ line = sprintf("%-46s %12s  %-10s %s", $1, $2, $3, $4); sub(/ +$/, "", line); print line; fflush() }'
+	[ "$(cat "$status_file")" -eq 0 ] || failed=$((failed + 1))
+done
+# Benchmarks in a real browser (Debian's Chromium through playwright-core,
+# installed by `make test-run` into build/npm) are Node scripts.
+for script in tests/bench/bench_*.mjs; do
+	[ -e "$script" ] || continue
+	${MAKE:-make} -s --no-print-directory build/npm/.ok || exit 1
+	echo 0 > "$status_file"
+	{ node "$script" "$build" || { echo "run.sh: $script failed" >&2; echo 1 > "$status_file"; }; } |
+		awk -F '\t' 'NF < 3 { print; fflush(); next }
+			{ line = sprintf("%-46s %12s  %-10s %s", $1, $2, $3, $4); sub(/ +$/, "", line); print line; fflush() }'
+	[ "$(cat "$status_file")" -eq 0 ] || failed=$((failed + 1))
 done
 [ "$failed" -eq 0 ]
