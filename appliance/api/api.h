@@ -145,6 +145,8 @@ void api_readyz(struct http_req *req);
 
 /* system.c: the configuration, the appliance's state, its web certificate */
 void api_settings_get(struct http_req *req);
+void api_settings_put(struct http_req *req);
+void api_settings_delete(struct http_req *req);
 void api_system_get(struct http_req *req);
 void api_certificates_web_put(struct http_req *req);
 

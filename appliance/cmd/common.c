@@ -3,6 +3,7 @@
 #include "core/db.h"
 #include "core/log.h"
 #include "core/vault.h"
+#include "domain/settings.h"
 #include "core/state.h"
 
 #include <sodium.h>
@@ -133,6 +134,13 @@ int cmd_open_store(int (*before_db)(void))
 	if (vault_open(state_dir(), err, sizeof err) < 0) {
 		log_err("vault: %s", err);
 		db_close();
+		return -1;
+	}
+	/* What admins changed in the console counts here too (the password
+	 * rule of `admin create`, the schedules of `jobs list`). */
+	if (settings_load(err, sizeof err) < 0) {
+		log_err("%s", err);
+		cmd_close_store();
 		return -1;
 	}
 	return 0;

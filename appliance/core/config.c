@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -630,7 +631,7 @@ int config_set(struct config *c, const char *assignment, char *err, size_t errle
 	}
 	memcpy(buf, assignment, n + 1);
 	/* --set wins over the file, so a repeated key is not an error here. */
-	return apply_line(c, buf, "--set", 0, 0, err, errlen);
+	return apply_line(c, buf, "--set", -1, 0, err, errlen);
 }
 
 void config_write_defaults(FILE *out)
@@ -640,6 +641,10 @@ void config_write_defaults(FILE *out)
 	      "# 'key = value' lines; lines starting with '#' are comments. Every key is\n"
 	      "# listed below with its default, commented out. Any key can also be given\n"
 	      "# on the command line as --set key=value, which wins over this file.\n"
+	      "# A system admin can change some keys in the console (Settings: the login\n"
+	      "# policy, retention, backup schedules, alerts, e-mail, webhooks); such a\n"
+	      "# change wins over this file until it is undone there, and --set wins\n"
+	      "# over it.\n"
 	      "# Check a file with: gatehouse config check --config FILE\n",
 	      out);
 	for (int i = 0; i < CFG__COUNT; i++) {
@@ -667,6 +672,46 @@ void config_write_effective(const struct config *c, FILE *out)
 		fprintf(out, "%s = %s\n", config_table[i].key, c->text[i]);
 }
 
-const char *cfg_str(enum config_key k) { return config_global->text[k]; }
+const char *config_origin(enum config_key k)
+{
+	int line = config_global->line[k];
 
-long long cfg_int(enum config_key k) { return config_global->num[k]; }
+	return line > 0 ? "file" : line < 0 ? "command line" : "default";
+}
+
+/* Texts replaced while running: still reachable, so never read freed. */
+struct retired {
+	struct retired *next;
+	char *text;
+};
+static struct retired *retired;
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int config_set_live(enum config_key k, const char *value, char *why, size_t whylen)
+{
+	struct retired *r;
+	long long num;
+	char *copy;
+
+	if (config_check_value(&config_table[k], value, &num, why, whylen) < 0)
+		return -1;
+	copy = strdup(value);
+	r = malloc(sizeof *r);
+	if (!copy || !r) {
+		free(copy);
+		free(r);
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	pthread_mutex_lock(&live_lock);
+	r->text = __atomic_exchange_n(&config_global->text[k], copy, __ATOMIC_ACQ_REL);
+	r->next = retired;
+	retired = r;
+	__atomic_store_n(&config_global->num[k], num, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&live_lock);
+	return 0;
+}
+
+const char *cfg_str(enum config_key k) { return __atomic_load_n(&config_global->text[k], __ATOMIC_ACQUIRE); }
+
+long long cfg_int(enum config_key k) { return __atomic_load_n(&config_global->num[k], __ATOMIC_ACQUIRE); }

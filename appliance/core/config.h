@@ -122,7 +122,7 @@ struct config_desc {
 struct config {
 	char *text[CFG__COUNT];     /* the value as written */
 	long long num[CFG__COUNT];  /* INT, BOOL, DURATION (ms), SIZE (bytes) */
-	int line[CFG__COUNT];       /* line it was set on, 0 for default */
+	int line[CFG__COUNT];       /* line it was set on, 0 for default, -1 for --set */
 };
 
 extern const struct config_desc config_table[CFG__COUNT];
@@ -148,6 +148,16 @@ int config_check_value(const struct config_desc *d, const char *value, long long
 void config_write_defaults(FILE *out);
 /* The effective configuration, one "key = value" per line. */
 void config_write_effective(const struct config *c, FILE *out);
+
+/* Where a key's value in config_global came from (before any change made
+ * while running): "default", "file" or "command line". */
+const char *config_origin(enum config_key k);
+
+/* Change a key of config_global while the program runs, after checking the
+ * value like the file's: 0, or -1 with the reason in why. Readers on other
+ * threads see the old or the new value, never a freed one: replaced texts
+ * are kept until exit (a change is an admin's act, so they are few). */
+int config_set_live(enum config_key k, const char *value, char *why, size_t whylen);
 
 const char *cfg_str(enum config_key k);
 long long cfg_int(enum config_key k);

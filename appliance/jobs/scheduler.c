@@ -689,6 +689,52 @@ int scheduler_runs_json(const char *name, int64_t cursor, int limit, cJSON *out,
 	return n;
 }
 
+void scheduler_reschedule(void)
+{
+	time_t now = time(NULL);
+	struct {
+		const char *name, *text;
+		int enabled;
+		time_t next;
+	} rows[64];
+	size_t n = 0;
+
+	/* New times under the lock; the rows after it, so the database is
+	 * never waited for while the scheduler thread waits for the lock. */
+	pthread_mutex_lock(&S.mu);
+	for (size_t i = 0; S.started && i < S.nslots && n < sizeof rows / sizeof rows[0]; i++) {
+		struct slot *sl = &S.slots[i];
+		const char *text = schedule_text(sl->def);
+		struct schedule sched;
+		char why[200];
+		if (schedule_parse(text, &sched, why, sizeof why) < 0) {
+			log_err("jobs: %s keeps its schedule: %s", sl->def->name, why); /* checked before: not reached */
+			continue;
+		}
+		sl->sched = sched;
+		sl->next = schedule_next(&sl->sched, now);
+		rows[n].name = sl->def->name;
+		rows[n].text = text;
+		rows[n].enabled = sl->sched.kind != SCHED_OFF;
+		rows[n++].next = sl->next;
+	}
+	pthread_cond_broadcast(&S.cond);
+	pthread_mutex_unlock(&S.mu);
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_stmt *st = db_stmt("UPDATE jobs SET schedule = ?1, enabled = ?2, next_run_at = ?3 WHERE name = ?4");
+		if (!st)
+			return;
+		sqlite3_bind_text(st, 1, rows[i].text, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int(st, 2, rows[i].enabled);
+		if (rows[i].next >= 0)
+			sqlite3_bind_int64(st, 3, (sqlite3_int64)rows[i].next);
+		sqlite3_bind_text(st, 4, rows[i].name, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			log_err("jobs: cannot record the new schedule of %s", rows[i].name);
+		sqlite3_reset(st);
+	}
+}
+
 void scheduler_kick(const char *name)
 {
 	pthread_mutex_lock(&S.mu);

@@ -31,6 +31,11 @@ int scheduler_run_now(const char *name, const char *started_by, const cJSON *par
  * the scheduler is not running. */
 void scheduler_kick(const char *name);
 
+/* A job's schedule key changed while running (settings): every job takes
+ * its schedule from the configuration again, with its next time and its
+ * row. A no-op when the scheduler is not running. */
+void scheduler_reschedule(void);
+
 /* Run a job in the calling thread (the command line). 0 ok, 1 already
  * running elsewhere, -1 failed or unknown (err says why). */
 int job_run_inline(const char *name, const char *started_by, const cJSON *params, char *err, size_t errlen);

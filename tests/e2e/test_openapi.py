@@ -612,6 +612,10 @@ def test_every_operation_succeeds_as_documented():
     assert keys["webhook.urls"]["value"] == "https://localhost:1/hook", keys["webhook.urls"]
     assert [o["key"] for o in st["omitted"]] == ["smtp.password_file", "webhook.secret_file"], st["omitted"]
     assert "openapi-webhook-secret" not in json.dumps(st)
+    _, _, changed = c("PUT", "/api/v1/settings/alerts.disk_min_free", {"value": "2G"})
+    assert changed["value"] == "2G" and changed["source"] == "console", changed
+    _, _, undone = c("DELETE", "/api/v1/settings/alerts.disk_min_free")
+    assert undone["source"] in ("default", "file") and undone["value"] != "2G", undone
     _, _, system = c("GET", "/api/v1/system")
     assert system["disk"]["total_bytes"] > 0 and system["recovery_key"]["present"], system
     web = system["certificates"]["web"]
