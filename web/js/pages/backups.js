@@ -122,7 +122,7 @@ export async function page(ctx) {
     try {
       const s = await api('GET', '/api/v1/settings');
       replace(settingsBox, settingsTable(s.settings.filter((x) => x.section === 'backup'), 'backup-settings-table'),
-        h('p', { class: 'hint' }, t('settings.change_in_file')));
+        h('p', { class: 'hint' }, t(can('PUT', '/api/v1/settings/{key}') ? 'settings.change_here_or_file' : 'settings.change_in_file')));
     } catch (e) {
       replace(settingsBox, notice(errorText(e), 'bad'));
     }

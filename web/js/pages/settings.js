@@ -498,27 +498,108 @@ export function tenants(ctx) {
 
 /* --- the configuration, read from the appliance ------------------------------------------------------- */
 
-/** Settings as a table: the key (as in the configuration file), what it does, its value, the default. */
+/**
+ * Settings as a table: the key (as in the configuration file), what it does,
+ * its value and where it comes from, the default; for a system admin, a
+ * "Change" button on the keys the appliance lets the console change
+ * (PUT /api/v1/settings/{key}) and "Undo" on those changed here. The table
+ * redraws itself after a change.
+ */
 export function settingsTable(rows, id) {
-  return tableWithId(rows, id);
+  const box = h('div', { class: 'settings-table' });
+  const draw = () => replace(box, tableWithId(rows, id, async (key, doc) => {
+    const i = rows.findIndex((r) => r.key === key);
+    if (i >= 0) rows[i] = { ...doc, section: rows[i].section };
+    draw();
+  }));
+  draw();
+  return box;
 }
 
-function tableWithId(rows, id) {
-  const el = table({
-    caption: t('settings.values'),
-    columns: [
-      { label: t('policy.key'), cell: (k) => h('span', { class: 'mono' }, k.key) },
-      { label: t('policy.meaning'), cell: (k) => tOr(`settings.key.${k.key}`, '') },
-      { label: t('settings.value'), cell: (k) => h('span', { class: 'mono', dataset: { key: k.key } }, k.value === '' ? t('settings.empty') : k.value) },
-      {
-        label: t('policy.default'),
-        cell: (k) => [h('span', { class: 'mono' }, k.default === '' ? t('settings.empty') : k.default),
-          k.changed ? [' ', badge(t('settings.changed'), 'warn')] : null],
-      },
-    ],
-    rows,
-    empty: t('settings.none'),
+const SOURCE_KIND = { console: 'ok', 'command line': 'warn', file: '', default: '' };
+const sourceLabel = (src) => ({
+  default: t('settings.source.default'), file: t('settings.source.file'), console: t('settings.source.console'),
+  'command line': t('settings.source.command_line'),
+}[src] || src);
+const typeHint = (type) => ({
+  int: t('settings.type.int'), bool: '', duration: t('settings.type.duration'), size: t('settings.type.size'),
+  schedule: t('settings.type.schedule'), enum: '', string: '',
+}[type] || '');
+
+function sourceCell(k) {
+  const out = [badge(sourceLabel(k.source), SOURCE_KIND[k.source] || '')];
+  if (k.source === 'console' && k.changed_by) out.push(' ', h('span', { class: 'muted' }, t('settings.changed_by', { who: k.changed_by, when: dateTime(k.changed_at) })));
+  return out;
+}
+
+function valueControl(k) {
+  const common = { name: 'value', label: t('settings.new_value'), required: false };
+  if (k.type === 'bool') {
+    return field({ ...common, type: 'select', value: ['yes', 'true', 'on', '1'].includes(k.value) ? 'yes' : 'no', options: [{ value: 'yes', label: t('common.yes') }, { value: 'no', label: t('common.no') }] });
+  }
+  if (k.type === 'enum' && k.choices) {
+    return field({ ...common, type: 'select', value: k.value, options: k.choices.split('|').map((c) => ({ value: c, label: c })) });
+  }
+  // Webhook URLs are shown masked: typing them again is the only honest way.
+  const value = k.key === 'webhook.urls' ? '' : k.value;
+  return field({ ...common, value, hint: typeHint(k.type), attrs: { autocomplete: 'off', spellcheck: 'false' }, wide: true });
+}
+
+function changeDialog(k, onChanged) {
+  const form = h('form', { novalidate: true, id: 'setting-form' },
+    h('p', null, h('span', { class: 'mono' }, k.key), ' ', tOr(`settings.key.${k.key}`, '')),
+    h('p', { class: 'muted' }, t('settings.change_intro', { value: k.value === '' ? t('settings.empty') : k.value, def: k.default === '' ? t('settings.empty') : k.default })),
+    h('div', { class: 'fields' }, valueControl(k)),
+    h('p', { class: 'form-error', role: 'alert' }),
+    h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'primary' }, t('settings.save'))));
+  const { close } = openDialog({ title: t('settings.change_title', { key: k.key }), body: form, closeLabel: t('common.cancel') });
+  form.elements.value.focus();
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearErrors(form);
+    try {
+      const doc = await api('PUT', `/api/v1/settings/${encodeURIComponent(k.key)}`, { body: { value: form.elements.value.value.trim() } });
+      close();
+      announce(t('settings.saved', { key: k.key }));
+      await onChanged(k.key, doc);
+    } catch (err) {
+      showErrors(form, err);
+    }
   });
+}
+
+async function undo(k, onChanged) {
+  const yes = await confirmDialog({ title: t('settings.undo_title', { key: k.key }), body: h('p', null, t('settings.undo_body')), confirmLabel: t('settings.undo') });
+  if (!yes) return;
+  const doc = await api('DELETE', `/api/v1/settings/${encodeURIComponent(k.key)}`);
+  announce(t('settings.undone', { key: k.key, value: doc.value === '' ? t('settings.empty') : doc.value }));
+  await onChanged(k.key, doc);
+}
+
+function actionsCell(k, onChanged) {
+  if (!k.editable) return k.why_not_editable ? h('span', { class: 'muted small' }, t(k.source === 'command line' ? 'settings.not_editable_set' : 'settings.not_editable_file')) : null;
+  const out = [button(t('settings.change'), () => changeDialog(k, onChanged), { kind: 'small', attrs: { 'aria-label': t('settings.change_named', { key: k.key }), dataset: { change: k.key } } })];
+  if (k.source === 'console') {
+    out.push(button(t('settings.undo'), (e) => busy(e.currentTarget, () => undo(k, onChanged)), { kind: 'small', attrs: { 'aria-label': t('settings.undo_named', { key: k.key }), dataset: { undo: k.key } } }));
+  }
+  return h('div', { class: 'row' }, out);
+}
+
+function tableWithId(rows, id, onChanged) {
+  const editing = onChanged && can('PUT', '/api/v1/settings/{key}');
+  const columns = [
+    { label: t('policy.key'), cell: (k) => h('span', { class: 'mono' }, k.key) },
+    { label: t('policy.meaning'), cell: (k) => tOr(`settings.key.${k.key}`, '') },
+    { label: t('settings.value'), cell: (k) => h('span', { class: 'mono', dataset: { key: k.key } }, k.value === '' ? t('settings.empty') : k.value) },
+    { label: t('settings.source'), cell: (k) => sourceCell(k) },
+    {
+      label: t('policy.default'),
+      cell: (k) => [h('span', { class: 'mono' }, k.default === '' ? t('settings.empty') : k.default),
+        k.changed ? [' ', badge(t('settings.changed'), 'warn')] : null],
+    },
+  ];
+  if (editing) columns.push({ label: t('common.actions'), cell: (k) => actionsCell(k, onChanged) });
+  const el = table({ caption: t('settings.values'), columns, rows, empty: t('settings.none') });
   if (id) el.id = id;
   return el;
 }
@@ -534,9 +615,9 @@ export async function policy(ctx) {
       const rows = s.settings.filter((x) => x.section === sec);
       if (!rows.length) return null;
       return h('section', { class: 'settings-section', 'aria-labelledby': `set-${sec}` },
-        h('h2', { id: `set-${sec}` }, t(`settings.section.${sec}`)), tableWithId(rows, `settings-${sec}`));
+        h('h2', { id: `set-${sec}` }, t(`settings.section.${sec}`)), settingsTable(rows, `settings-${sec}`));
     }),
-    h('p', { class: 'hint' }, t('settings.change_in_file')),
+    h('p', { class: 'hint' }, t(can('PUT', '/api/v1/settings/{key}') ? 'settings.change_here_or_file' : 'settings.change_in_file')),
     h('p', { class: 'hint' }, t('policy.defaults_note')));
 }
 
@@ -582,14 +663,14 @@ export async function notifications(ctx) {
   add(ctx.main, settingsTabs('notifications'), pageHead(t('nav.notifications')),
     h('p', { class: 'muted' }, t('notify.intro')),
     h('section', { class: 'card', 'aria-labelledby': 'n-email' }, h('h2', { id: 'n-email' }, t('notify.email')),
-      tableWithId(rows('smtp'), 'settings-smtp'), secretLine('smtp.password_file'),
+      settingsTable(rows('smtp'), 'settings-smtp'), secretLine('smtp.password_file'),
       can('POST', '/api/v1/alerts/test') ? testCard('email', Boolean(value('smtp.relay'))) : null),
     h('section', { class: 'card', 'aria-labelledby': 'n-webhook' }, h('h2', { id: 'n-webhook' }, t('notify.webhook')),
-      tableWithId(rows('webhook'), 'settings-webhook'), secretLine('webhook.secret_file'),
+      settingsTable(rows('webhook'), 'settings-webhook'), secretLine('webhook.secret_file'),
       can('POST', '/api/v1/alerts/test') ? testCard('webhook', Boolean(value('webhook.urls'))) : null),
     h('section', { class: 'card', 'aria-labelledby': 'n-rules' }, h('h2', { id: 'n-rules' }, t('settings.section.alerts')),
-      tableWithId(rows('alerts'), 'settings-alerts')),
-    h('p', { class: 'hint' }, t('settings.change_in_file')));
+      settingsTable(rows('alerts'), 'settings-alerts')),
+    h('p', { class: 'hint' }, t(can('PUT', '/api/v1/settings/{key}') ? 'settings.change_here_or_file' : 'settings.change_in_file')));
 }
 
 /* --- certificates ---------------------------------------------------------------------------------------- */
