@@ -3,6 +3,8 @@
  * audited. Making a backup by hand is POST /api/v1/jobs/backup-full/run. */
 #include "api.h"
 
+#include "core/isotime.h"
+
 #include "backup/backup.h"
 #include "web/http.h"
 
@@ -13,17 +15,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static void add_time(cJSON *o, const char *name, long long t)
-{
-	char buf[32];
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	gmtime_r(&tt, &tm);
-	strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	cJSON_AddStringToObject(o, name, buf);
-}
 
 void api_backups_list(struct http_req *req)
 {
@@ -40,7 +31,7 @@ void api_backups_list(struct http_req *req)
 		cJSON_AddStringToObject(o, "name", list[i].name);
 		cJSON_AddStringToObject(o, "destination", list[i].dir);
 		cJSON_AddStringToObject(o, "kind", bfile_kind_name(list[i].kind));
-		add_time(o, "created_at", list[i].created_at);
+		json_add_utc(o, "created_at", list[i].created_at);
 		cJSON_AddNumberToObject(o, "size", (double)list[i].size);
 		cJSON_AddNumberToObject(o, "database_size", (double)list[i].raw_size);
 		cJSON_AddBoolToObject(o, "verified", list[i].ok);
@@ -117,7 +108,7 @@ void api_backups_verify(struct http_req *req)
 			rows += c->counts.item[i].rows;
 		cJSON_AddNullToObject(doc, "error");
 		cJSON_AddStringToObject(doc, "kind", bfile_kind_name(c->h.kind));
-		add_time(doc, "created_at", c->h.created_at);
+		json_add_utc(doc, "created_at", c->h.created_at);
 		cJSON_AddStringToObject(doc, "appliance_id", c->appliance);
 		cJSON_AddNumberToObject(doc, "schema_version", c->h.schema_version);
 		cJSON_AddNumberToObject(doc, "tables", c->counts.n);

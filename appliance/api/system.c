@@ -8,6 +8,7 @@
  * The configuration is api/settings.c. */
 #include "api.h"
 
+#include "core/isotime.h"
 #include "core/config.h"
 #include "core/db.h"
 #include "core/log.h"
@@ -37,21 +38,6 @@
 static time_t started;
 
 static void __attribute__((constructor)) remember_start(void) { started = time(NULL); }
-
-static void add_time(cJSON *o, const char *name, long long t)
-{
-	char buf[32];
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (t <= 0) {
-		cJSON_AddNullToObject(o, name);
-		return;
-	}
-	gmtime_r(&tt, &tm);
-	strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	cJSON_AddStringToObject(o, name, buf);
-}
 
 /* --- certificates ------------------------------------------------------------------------------------- */
 
@@ -115,7 +101,7 @@ static cJSON *cert_json(const char *pem, const char *path, int full)
 		return o;
 	}
 	cJSON_AddBoolToObject(o, "readable", 1);
-	add_time(o, "not_after", x509_unix(&crt.valid_to));
+	json_add_utc(o, "not_after", x509_unix(&crt.valid_to));
 	if (full) {
 		char dn[512], fp[100];
 		if (mbedtls_x509_dn_gets(dn, sizeof dn, &crt.subject) < 0)
@@ -125,7 +111,7 @@ static cJSON *cert_json(const char *pem, const char *path, int full)
 			dn[0] = '\0';
 		cJSON_AddStringToObject(o, "issuer", dn);
 		cJSON_AddItemToObject(o, "names", sans(&crt));
-		add_time(o, "not_before", x509_unix(&crt.valid_from));
+		json_add_utc(o, "not_before", x509_unix(&crt.valid_from));
 		fingerprint(&crt, fp, sizeof fp);
 		cJSON_AddStringToObject(o, "sha256", fp);
 	}
@@ -383,8 +369,8 @@ static cJSON *recovery(void)
 	}
 	cJSON_AddBoolToObject(o, "present", 1);
 	cJSON_AddStringToObject(o, "fingerprint", r.fingerprint);
-	add_time(o, "created_at", r.created_at);
-	add_time(o, "exported_at", r.exported_at);
+	json_add_utc(o, "created_at", r.created_at);
+	json_add_utc(o, "exported_at", r.exported_at);
 	cJSON_AddBoolToObject(o, "exported", r.exported_at > 0 && !r.secret_on_disk);
 	cJSON_AddNumberToObject(o, "keys_without_escrow", (double)r.escrow_missing);
 	return o;
@@ -407,8 +393,8 @@ static cJSON *backups(void)
 			if (sqlite3_step(st) == SQLITE_ROW) {
 				found = 1;
 				cJSON_AddStringToObject(o, "schedule", (const char *)sqlite3_column_text(st, 0));
-				add_time(o, "next_run_at", sqlite3_column_int(st, 1) ? sqlite3_column_int64(st, 2) : 0);
-				add_time(o, "last_finished_at", sqlite3_column_int64(st, 4));
+				json_add_utc(o, "next_run_at", sqlite3_column_int(st, 1) ? sqlite3_column_int64(st, 2) : 0);
+				json_add_utc(o, "last_finished_at", sqlite3_column_int64(st, 4));
 				if (sqlite3_column_type(st, 5) == SQLITE_NULL)
 					cJSON_AddNullToObject(o, "last_status");
 				else
@@ -417,7 +403,7 @@ static cJSON *backups(void)
 					cJSON_AddNullToObject(o, "last_error");
 				else
 					cJSON_AddStringToObject(o, "last_error", (const char *)sqlite3_column_text(st, 6));
-				add_time(o, "last_ok_at", sqlite3_column_int64(st, 7));
+				json_add_utc(o, "last_ok_at", sqlite3_column_int64(st, 7));
 			}
 			sqlite3_reset(st);
 		}
@@ -441,7 +427,7 @@ void api_system_get(struct http_req *req)
 	cJSON *doc = cJSON_CreateObject(), *db;
 
 	cJSON_AddStringToObject(doc, "version", GH_VERSION);
-	add_time(doc, "started_at", (long long)started);
+	json_add_utc(doc, "started_at", (long long)started);
 	cJSON_AddNumberToObject(doc, "uptime_s", (double)(time(NULL) - started));
 	cJSON_AddBoolToObject(doc, "partial", !sys);
 	cJSON_AddItemToObject(doc, "terminals", terminals(tenant));

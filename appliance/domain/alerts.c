@@ -1,5 +1,6 @@
 #include "alerts.h"
 
+#include "core/isotime.h"
 #include "core/config.h"
 #include "core/db.h"
 #include "core/live.h"
@@ -274,22 +275,6 @@ cJSON *alert_open_keys(const char *kind)
 
 /* --- views --------------------------------------------------------------------------- */
 
-static void add_time(cJSON *o, const char *name, sqlite3_stmt *st, int col)
-{
-	char when[32];
-	struct tm tm;
-	time_t t;
-
-	if (sqlite3_column_type(st, col) == SQLITE_NULL) {
-		cJSON_AddNullToObject(o, name);
-		return;
-	}
-	t = (time_t)sqlite3_column_int64(st, col);
-	gmtime_r(&t, &tm);
-	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	cJSON_AddStringToObject(o, name, when);
-}
-
 static void add_text(cJSON *o, const char *name, sqlite3_stmt *st, int col)
 {
 	if (sqlite3_column_type(st, col) == SQLITE_NULL)
@@ -322,11 +307,11 @@ static cJSON *row_json(sqlite3_stmt *st)
 	cJSON_AddStringToObject(o, "state", resolved ? "resolved" : acked ? "acknowledged" : "open");
 	add_text(o, "key", st, 14);
 	cJSON_AddNumberToObject(o, "occurrences", (double)sqlite3_column_int64(st, 12));
-	add_time(o, "created_at", st, 6);
-	add_time(o, "last_seen_at", st, 13);
-	add_time(o, "acknowledged_at", st, 7);
+	json_add_utc_column(o, "created_at", st, 6, 0);
+	json_add_utc_column(o, "last_seen_at", st, 13, 0);
+	json_add_utc_column(o, "acknowledged_at", st, 7, 0);
 	add_int(o, "acknowledged_by", st, 8);
-	add_time(o, "resolved_at", st, 9);
+	json_add_utc_column(o, "resolved_at", st, 9, 0);
 	add_text(o, "resolved_by", st, 10);
 	add_text(o, "resolution", st, 11);
 	return o;

@@ -1,5 +1,6 @@
 #include "sessions.h"
 
+#include "core/isotime.h"
 #include "core/config.h"
 #include "core/db.h"
 #include "core/log.h"
@@ -243,22 +244,6 @@ int api_token_revoke(int64_t tenant, int64_t id)
 	return rc;
 }
 
-static void add_time(cJSON *o, const char *name, sqlite3_stmt *st, int col)
-{
-	char when[32];
-	time_t t;
-	struct tm tm;
-
-	if (sqlite3_column_type(st, col) == SQLITE_NULL) {
-		cJSON_AddNullToObject(o, name);
-		return;
-	}
-	t = (time_t)sqlite3_column_int64(st, col);
-	gmtime_r(&t, &tm);
-	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	cJSON_AddStringToObject(o, name, when);
-}
-
 int api_token_list(int64_t tenant, cJSON *out)
 {
 	sqlite3_stmt *st = db_stmt("SELECT id, name, scope, prefix, created_by, created_at, expires_at, "
@@ -275,10 +260,10 @@ int api_token_list(int64_t tenant, cJSON *out)
 		cJSON_AddStringToObject(o, "scope", (const char *)sqlite3_column_text(st, 2));
 		cJSON_AddStringToObject(o, "prefix", (const char *)sqlite3_column_text(st, 3));
 		cJSON_AddNumberToObject(o, "created_by", (double)sqlite3_column_int64(st, 4));
-		add_time(o, "created_at", st, 5);
-		add_time(o, "expires_at", st, 6);
-		add_time(o, "revoked_at", st, 7);
-		add_time(o, "last_used_at", st, 8);
+		json_add_utc_column(o, "created_at", st, 5, 0);
+		json_add_utc_column(o, "expires_at", st, 6, 0);
+		json_add_utc_column(o, "revoked_at", st, 7, 0);
+		json_add_utc_column(o, "last_used_at", st, 8, 0);
 		cJSON_AddItemToArray(out, o);
 		n++;
 	}

@@ -1,12 +1,12 @@
 #include "settings.h"
 
+#include "core/isotime.h"
 #include "core/db.h"
 #include "core/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* Keys the console may change. Each is read where it is used (cfg_str /
  * cfg_int at the moment of use, or the scheduler told by the caller), so a
@@ -150,12 +150,7 @@ void settings_describe(enum config_key k, cJSON *o)
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			changed_here = 1;
 			cJSON_AddStringToObject(o, "changed_by", (const char *)sqlite3_column_text(st, 0));
-			time_t t = (time_t)sqlite3_column_int64(st, 1);
-			struct tm tm;
-			char when[32];
-			gmtime_r(&t, &tm);
-			strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-			cJSON_AddStringToObject(o, "changed_at", when);
+			json_add_utc_column(o, "changed_at", st, 1, 0);
 		}
 		sqlite3_reset(st);
 	}

@@ -1,5 +1,6 @@
 #include "scheduler.h"
 
+#include "core/isotime.h"
 #include "core/config.h"
 #include "core/db.h"
 #include "core/log.h"
@@ -577,20 +578,6 @@ int job_run_inline(const char *name, const char *started_by, const cJSON *params
 
 /* --- views ------------------------------------------------------------------------------ */
 
-static void add_time(cJSON *o, const char *name, sqlite3_stmt *st, int col, int ms)
-{
-	if (sqlite3_column_type(st, col) == SQLITE_NULL) {
-		cJSON_AddNullToObject(o, name);
-	} else {
-		char buf[32];
-		time_t t = (time_t)(sqlite3_column_int64(st, col) / (ms ? 1000 : 1));
-		struct tm tm;
-		gmtime_r(&t, &tm);
-		strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-		cJSON_AddStringToObject(o, name, buf);
-	}
-}
-
 static void add_text(cJSON *o, const char *name, sqlite3_stmt *st, int col)
 {
 	if (sqlite3_column_type(st, col) == SQLITE_NULL)
@@ -619,20 +606,20 @@ cJSON *scheduler_jobs_json(void)
 		cJSON_AddStringToObject(o, "summary", def->summary);
 		add_text(o, "schedule", st, 1);
 		cJSON_AddBoolToObject(o, "enabled", sqlite3_column_int(st, 2));
-		add_time(o, "next_run_at", st, 3, 0);
+		json_add_utc_column(o, "next_run_at", st, 3, 0);
 		if (sqlite3_column_type(st, 4) == SQLITE_NULL)
 			cJSON_AddNullToObject(o, "last_run_id");
 		else
 			cJSON_AddNumberToObject(o, "last_run_id", (double)sqlite3_column_int64(st, 4));
-		add_time(o, "last_started_at", st, 5, 0);
-		add_time(o, "last_finished_at", st, 6, 0);
+		json_add_utc_column(o, "last_started_at", st, 5, 0);
+		json_add_utc_column(o, "last_finished_at", st, 6, 0);
 		add_text(o, "last_status", st, 7);
 		if (sqlite3_column_type(st, 8) == SQLITE_NULL)
 			cJSON_AddNullToObject(o, "last_duration_ms");
 		else
 			cJSON_AddNumberToObject(o, "last_duration_ms", (double)sqlite3_column_int64(st, 8));
 		add_text(o, "last_error", st, 9);
-		add_time(o, "last_ok_at", st, 10, 0);
+		json_add_utc_column(o, "last_ok_at", st, 10, 0);
 		pthread_mutex_lock(&S.mu);
 		for (size_t i = 0; i < S.nslots; i++)
 			if (S.slots[i].def == def) {
@@ -671,8 +658,8 @@ int scheduler_runs_json(const char *name, int64_t cursor, int limit, cJSON *out,
 		cJSON_AddNumberToObject(o, "id", (double)last);
 		add_text(o, "trigger", st, 1);
 		add_text(o, "started_by", st, 2);
-		add_time(o, "started_at", st, 3, 1);
-		add_time(o, "finished_at", st, 4, 1);
+		json_add_utc_column(o, "started_at", st, 3, 1);
+		json_add_utc_column(o, "finished_at", st, 4, 1);
 		add_text(o, "status", st, 5);
 		cJSON_AddNumberToObject(o, "progress", sqlite3_column_double(st, 6));
 		if (sqlite3_column_type(st, 7) == SQLITE_NULL)

@@ -1,6 +1,7 @@
 /* The central's side of pairing (pairing.h). */
 #include "pairing.h"
 
+#include "core/isotime.h"
 #include "core/config.h"
 #include "core/db.h"
 #include "core/log.h"
@@ -82,22 +83,6 @@ int sync_own_fingerprint(char out[96])
 	return certgen_fingerprint(cert, out, 96);
 }
 
-static void iso(cJSON *o, const char *name, sqlite3_stmt *st, int col)
-{
-	char when[32];
-	time_t t;
-	struct tm tm;
-
-	if (sqlite3_column_type(st, col) == SQLITE_NULL) {
-		cJSON_AddNullToObject(o, name);
-		return;
-	}
-	t = (time_t)sqlite3_column_int64(st, col);
-	gmtime_r(&t, &tm);
-	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	cJSON_AddStringToObject(o, name, when);
-}
-
 /* Where a pairing's streams stand, and what is pending for the site. */
 static void add_streams(cJSON *o, int64_t id, int active)
 {
@@ -133,15 +118,15 @@ static cJSON *pairing_row(sqlite3_stmt *st)
 	cJSON_AddStringToObject(o, "site_name", (const char *)sqlite3_column_text(st, 3));
 	cJSON_AddStringToObject(o, "state", state);
 	cJSON_AddStringToObject(o, "created_by", (const char *)sqlite3_column_text(st, 5));
-	iso(o, "created_at", st, 6);
-	iso(o, "code_expires_at", st, 7);
-	iso(o, "paired_at", st, 8);
+	json_add_utc_column(o, "created_at", st, 6, 0);
+	json_add_utc_column(o, "code_expires_at", st, 7, 0);
+	json_add_utc_column(o, "paired_at", st, 8, 0);
 	if (sqlite3_column_type(st, 9) == SQLITE_NULL)
 		cJSON_AddNullToObject(o, "site_appliance_id");
 	else
 		cJSON_AddStringToObject(o, "site_appliance_id", (const char *)sqlite3_column_text(st, 9));
-	iso(o, "last_contact_at", st, 10);
-	iso(o, "revoked_at", st, 11);
+	json_add_utc_column(o, "last_contact_at", st, 10, 0);
+	json_add_utc_column(o, "revoked_at", st, 11, 0);
 	add_streams(o, id, strcmp(state, "active") == 0);
 	return o;
 }

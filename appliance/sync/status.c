@@ -1,5 +1,6 @@
 #include "status.h"
 
+#include "core/isotime.h"
 #include "core/config.h"
 #include "core/db.h"
 #include "core/log.h"
@@ -15,21 +16,6 @@
 #include <time.h>
 
 #define BACKOFF_FIRST_S 30
-
-static void add_time(cJSON *o, const char *name, long long t)
-{
-	char when[32];
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (t <= 0) {
-		cJSON_AddNullToObject(o, name);
-		return;
-	}
-	gmtime_r(&tt, &tm);
-	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	cJSON_AddStringToObject(o, name, when);
-}
 
 static void site_streams(cJSON *o, const struct sync_peer *p)
 {
@@ -69,15 +55,15 @@ static cJSON *site_status(void)
 	cJSON_AddNumberToObject(o, "pairing_id", (double)sqlite3_column_int64(st, 3));
 	cJSON_AddNumberToObject(o, "tenant_id", (double)sqlite3_column_int64(st, 4));
 	cJSON_AddNumberToObject(o, "site_id", (double)sqlite3_column_int64(st, 5));
-	add_time(o, "paired_at", sqlite3_column_int64(st, 6));
+	json_add_utc(o, "paired_at", sqlite3_column_int64(st, 6));
 	last_ok = sqlite3_column_int64(st, 7);
-	add_time(o, "last_sync_at", last_ok);
+	json_add_utc(o, "last_sync_at", last_ok);
 	if (last_ok)
 		cJSON_AddNumberToObject(o, "minutes_since_sync", (double)((time(NULL) - last_ok) / 60));
 	else
 		cJSON_AddNullToObject(o, "minutes_since_sync");
-	add_time(o, "last_attempt_at", sqlite3_column_int64(st, 8));
-	add_time(o, "next_attempt_at", sqlite3_column_int64(st, 9));
+	json_add_utc(o, "last_attempt_at", sqlite3_column_int64(st, 8));
+	json_add_utc(o, "next_attempt_at", sqlite3_column_int64(st, 9));
 	cJSON_AddNumberToObject(o, "failures", sqlite3_column_int(st, 10));
 	if (sqlite3_column_type(st, 11) == SQLITE_NULL)
 		cJSON_AddNullToObject(o, "last_error");
