@@ -60,7 +60,8 @@ export function errorText(err) {
   if (err.code === 'forbidden') return t('error.forbidden');
   if (err.code === 'rate_limited') return t('error.rate_limited', { s: err.retryAfter || 1 });
   if (err.code === 'blocked') return t('error.blocked', { message: err.message });
-  if (err.code === 'unavailable') return t('error.unavailable');
+  // A 503 may say why (a full disk, a database that cannot be written): keep the appliance's words.
+  if (err.code === 'unavailable') return err.message ? `${t('error.unavailable')} ${t('error.detail', { message: err.message })}` : t('error.unavailable');
   if (err.code === 'precondition_failed') return t('error.precondition_failed');
   if (err.code === 'not_found') return t('error.not_found', { message: err.message });
   if (err.code === 'invalid') {
