@@ -142,7 +142,9 @@ void settings_describe(enum config_key k, cJSON *o)
 {
 	const char *why;
 	int editable_now = settings_editable(k, &why);
-	sqlite3_stmt *st = editable_now ? db_stmt("SELECT changed_by, changed_at FROM settings WHERE key = ?") : NULL;
+	sqlite3_stmt *st = editable_now ? db_stmt("SELECT s.changed_by, s.changed_at, a.username FROM settings s "
+						  "LEFT JOIN admins a ON s.changed_by = 'admin:' || a.id WHERE s.key = ?")
+					: NULL;
 	int changed_here = 0;
 
 	if (st) {
@@ -151,6 +153,8 @@ void settings_describe(enum config_key k, cJSON *o)
 			changed_here = 1;
 			cJSON_AddStringToObject(o, "changed_by", (const char *)sqlite3_column_text(st, 0));
 			json_add_utc_column(o, "changed_at", st, 1, 0);
+			if (sqlite3_column_type(st, 2) == SQLITE_TEXT) /* the account may be gone since */
+				cJSON_AddStringToObject(o, "changed_by_username", (const char *)sqlite3_column_text(st, 2));
 		}
 		sqlite3_reset(st);
 	}

@@ -34,7 +34,7 @@ int settings_put(enum config_key k, const char *value, const char *actor, char *
 int settings_reset(enum config_key k, char *why, size_t whylen);
 
 /* {source: "default"|"file"|"console"|"command line", editable, and for a
- * console change changed_by and changed_at} added to o. */
+ * console change changed_by, changed_at and changed_by_username} added to o. */
 void settings_describe(enum config_key k, cJSON *o);
 
 #endif

@@ -59,6 +59,7 @@ def test_a_change_applies_at_once_and_is_audited():
     # The password rule: 12 characters from now on, for the API and the command line.
     doc = ok(put("password.min_length", "12"))
     assert doc["value"] == "12" and doc["source"] == "console" and doc["changed_by"].startswith("admin:")
+    assert doc["changed_by_username"] == "admin"
     status, doc = root.call("POST", "/api/v1/admins", {"username": "shorty", "role": "system-admin",
                                                        "password": "Sh0rt-Pass!"})
     assert status == 400 and "12" in str(doc), doc

@@ -528,7 +528,7 @@ const typeHint = (type) => ({
 
 function sourceCell(k) {
   const out = [badge(sourceLabel(k.source), SOURCE_KIND[k.source] || '')];
-  if (k.source === 'console' && k.changed_by) out.push(' ', h('span', { class: 'muted' }, t('settings.changed_by', { who: k.changed_by, when: dateTime(k.changed_at) })));
+  if (k.source === 'console' && k.changed_by) out.push(' ', h('span', { class: 'muted' }, t('settings.changed_by', { who: k.changed_by_username || k.changed_by, when: dateTime(k.changed_at) })));
   return out;
 }
 
