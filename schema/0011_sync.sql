@@ -112,9 +112,7 @@ CREATE TRIGGER site_devices_u AFTER UPDATE OF tenant_id, site_id, uid, name, mod
     INSERT INTO sync_log (tenant_id, entity, entity_id, op) VALUES (NEW.tenant_id, 'devices', NEW.id, 'upsert'); END;
 CREATE TRIGGER site_devices_d AFTER DELETE ON devices BEGIN
     INSERT INTO sync_log (tenant_id, entity, entity_id, op) VALUES (OLD.tenant_id, 'devices', OLD.id, 'delete'); END;
-CREATE TRIGGER site_device_status_u AFTER UPDATE OF status, cert_serial, cert_not_after, firmware_version, online,
-    last_seen_at, clock_offset_ms ON devices BEGIN
-    INSERT INTO sync_log (tenant_id, entity, entity_id, op) VALUES (NEW.tenant_id, 'device_status', NEW.id, 'upsert'); END;
+-- (device_status is logged by site_device_status_u, after sync_central below.)
 CREATE TRIGGER site_holiday_sets_i AFTER INSERT ON holiday_sets BEGIN
     INSERT INTO sync_log (tenant_id, entity, entity_id, op) VALUES (NEW.tenant_id, 'holiday_sets', NEW.id, 'upsert'); END;
 CREATE TRIGGER site_holiday_sets_u AFTER UPDATE ON holiday_sets BEGIN
@@ -175,7 +173,6 @@ INSERT INTO sync_log (tenant_id, entity, entity_id, op) SELECT tenant_id, 'doors
 INSERT INTO sync_log (tenant_id, entity, entity_id, op) SELECT tenant_id, 'access_levels', id, 'upsert' FROM access_levels ORDER BY id;
 INSERT INTO sync_log (tenant_id, entity, entity_id, op) SELECT tenant_id, 'people', id, 'upsert' FROM people ORDER BY id;
 INSERT INTO sync_log (tenant_id, entity, entity_id, op) SELECT tenant_id, 'credentials', id, 'upsert' FROM credentials ORDER BY id;
-INSERT INTO sync_log (tenant_id, entity, entity_id, op) SELECT tenant_id, 'device_status', id, 'upsert' FROM devices ORDER BY id;
 
 -- The sync streams read the log by entity; the thing index (0007) finds
 -- whether a thing changed again later.
@@ -275,3 +272,12 @@ CREATE TABLE sync_cursors (
     acked      INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (pairing_id, stream)
 ) STRICT, WITHOUT ROWID;
+
+-- A site's terminals' status, for its central: logged only on a paired
+-- site (a status message every few minutes from thousands of terminals
+-- would otherwise fill sync_log on every appliance for nothing). Pairing
+-- logs every terminal's status once (site_pair.c), so the central starts
+-- from all of them.
+CREATE TRIGGER site_device_status_u AFTER UPDATE OF status, cert_serial, cert_not_after, firmware_version, online,
+    last_seen_at, clock_offset_ms ON devices WHEN EXISTS (SELECT 1 FROM sync_central WHERE id = 1) BEGIN
+    INSERT INTO sync_log (tenant_id, entity, entity_id, op) VALUES (NEW.tenant_id, 'device_status', NEW.id, 'upsert'); END;

@@ -250,6 +250,17 @@ static int store_central(const struct answer *a, const char *url, const char *fp
 	sqlite3_bind_blob(st, 9, sealed, (int)slen, free);
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
 	sqlite3_reset(st);
+	if (rc < 0)
+		return -1;
+	/* Terminals' status is logged only once paired: the central starts
+	 * from every terminal's status as it is now. */
+	st = db_stmt("INSERT INTO sync_log (tenant_id, entity, entity_id, op) "
+		     "SELECT tenant_id, 'device_status', id, 'upsert' FROM devices WHERE tenant_id = ? ORDER BY id");
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, a->tenant);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+	sqlite3_reset(st);
 	return rc;
 }
 

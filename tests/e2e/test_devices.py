@@ -378,6 +378,9 @@ def test_status_records_firmware_and_corrects_a_drifting_clock():
     got = json.loads(out)
     assert got["kind"] == "set_time" and abs(got["params"]["time"] - time.time() * 1000) < 5000 * SLOW
     assert t.pub("commands/ack", {"id": got["id"], "state": "done"}).returncode == 0
+    # Not a paired site: terminals' status is nobody's business but ours, and
+    # is not logged for site sync (a message every few minutes per terminal).
+    assert db_rows("SELECT count(*) FROM sync_log WHERE entity = 'device_status'") == [(0,)]
 
 
 # --- malformed packets ---------------------------------------------------------------------
