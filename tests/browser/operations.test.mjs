@@ -312,9 +312,12 @@ test('alerts: the stopped terminal is an alert, on the dashboard and the alerts 
   await page.click('#alerts-list tr:has-text("devsim-1") button[data-resolve]');
   await page.fill('dialog[open] textarea[name=note]', 'The simulator was stopped on purpose.');
   await page.click('dialog[open] button[type=submit]');
+  // The resolve is done when its dialog closes; then the list is filtered.
+  // Wait for the resolved row itself, not a row of the list shown before.
+  await page.waitForSelector('dialog[open]', { state: 'detached' });
   await page.selectOption('#alerts-filters select[name=state]', 'resolved');
   await page.click('#alerts-filters button[type=submit]');
-  const done = await page.waitForSelector('#alerts-list tr:has-text("devsim-1")');
+  const done = await page.waitForSelector('#alerts-list tr:has-text("devsim-1"):has-text("The simulator was stopped on purpose")');
   assert.match(await done.textContent(), /Resolved.*The simulator was stopped on purpose/s);
 });
 
