@@ -18,6 +18,7 @@
 #include "domain/admins.h"
 #include "domain/settings.h"
 #include "jobs/scheduler.h"
+#include "notify/notify.h"
 #include "web/http.h"
 #include "web/json.h"
 
@@ -249,6 +250,12 @@ static void change(struct http_req *req, const struct shown *s, const char *valu
 		return api_db_error(req);
 	}
 	rc = value ? settings_put(k, value, req->auth.actor, why, sizeof why) : settings_reset(k, why, sizeof why);
+	/* The start checks that the alert channels hang together (a relay
+	 * needs a sender and recipients, a webhook its secret): a change that
+	 * breaks that would stop the next start, so it is refused now. */
+	if (rc == 0 && (!strcmp(s->section, "smtp") || !strcmp(s->section, "webhook")) &&
+	    notify_check_config(why, sizeof why) < 0)
+		rc = -4;
 	if (rc == 0 && (audit_change(req, k, old, cfg_str(k)) < 0 || db_commit() < 0))
 		rc = -3;
 	if (rc != 0) {
@@ -259,6 +266,14 @@ static void change(struct http_req *req, const struct shown *s, const char *valu
 	free(old);
 	if (rc == -1)
 		return http_field_error(req, "value", why);
+	if (rc == -4 && value) {
+		char reason[400];
+		snprintf(reason, sizeof reason, "not with the other settings as they are: %s", why);
+		return http_field_error(req, "value", reason);
+	}
+	if (rc == -4)
+		return http_error(req, 409, "inconsistent", "%s cannot go back to the file's value now: %s",
+				  config_table[k].key, why);
 	if (rc == -2)
 		return http_error(req, 409, "not_editable", "%s cannot be changed here: %s", config_table[k].key, why);
 	if (rc < 0)

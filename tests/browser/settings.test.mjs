@@ -4,7 +4,8 @@
 // appliance refuses is explained at the field; the full backup's schedule is
 // changed on the backups page and the jobs page shows it; an SMTP relay is
 // set on the e-mail page; a key given with --set says so and has no button;
-// a change is undone back to the default; the page in Japanese. Real binary,
+// a change is undone back to the default; the page in Japanese. A relay
+// without a sender is refused (it would stop the next start). Real binary,
 // Debian's Chromium through playwright-core. Screenshots go to
 // build/screenshots/ as settings-NN-*.png.
 
@@ -107,7 +108,16 @@ test('a key given with --set says so and cannot be changed here', async () => {
   assert.equal(await page.$('button[data-change="smtp.timeout"]'), null);
 });
 
-test('an SMTP relay is set on the e-mail page', async () => {
+test('an SMTP relay is set on the e-mail page, after its sender and recipients', async () => {
+  // A relay with no sender would stop the next start: refused, and said why.
+  await change('smtp.relay', 'mail.example.org');
+  await page.waitForFunction(() => /smtp\.from/.test(document.querySelector('dialog[open] #setting-form')?.textContent || ''));
+  await page.click('dialog[open] footer button:last-child');
+  await page.waitForSelector('dialog[open]', { state: 'detached' });
+  await change('smtp.from', 'gatehouse@example.org');
+  await page.waitForSelector('#settings-smtp [data-key="smtp.from"]:text-is("gatehouse@example.org")');
+  await change('smtp.to', 'guard@example.org');
+  await page.waitForSelector('#settings-smtp [data-key="smtp.to"]:text-is("guard@example.org")');
   await change('smtp.relay', 'mail.example.org');
   await page.waitForSelector('#settings-smtp [data-key="smtp.relay"]:text-is("mail.example.org")');
   assert.equal((await setting('smtp.relay')).value, 'mail.example.org');

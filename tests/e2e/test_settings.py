@@ -14,13 +14,18 @@ root = None
 conf = None
 
 SETS = ["limits.api_per_second=5000", "limits.api_burst=5000", "smtp.timeout=7s"]
+secret = None
 
 
 def setup_module():
-    global app, root, conf
+    global app, root, conf, secret
+    fd, secret = tempfile.mkstemp(prefix="gh-settings-secret-")
+    os.write(fd, b"settings-webhook-secret\n")
+    os.close(fd)
     fd, conf = tempfile.mkstemp(prefix="gh-settings-", suffix=".conf")
     with os.fdopen(fd, "w") as f:
-        f.write("# the file's values\nretention.audit = 400d\npassword.min_length = 10\n")
+        f.write("# the file's values\nretention.audit = 400d\npassword.min_length = 10\n"
+                "webhook.secret_file = %s\n" % secret)
     app = Appliance(sets=SETS, config=conf).start()
     root = bootstrap_admin(app)
 
@@ -28,6 +33,7 @@ def setup_module():
 def teardown_module():
     app.cleanup()
     os.unlink(conf)
+    os.unlink(secret)
 
 
 def ok(status_doc, expect=200):
@@ -106,11 +112,30 @@ def test_a_job_schedule_changes_its_next_run_at_once():
 
 
 def test_webhook_urls_are_masked_in_answers_and_in_the_audit_log():
-    doc = ok(put("webhook.urls", "https://hooks.example/x?token=s3cret, https://user:pw@other.example/y"))
-    assert "s3cret" not in str(doc) and "pw@" not in str(doc) and doc["value"].count("***") == 2
+    doc = ok(put("webhook.urls", "https://hooks.example/x?token=s3cret, https://other.example/y?key=k3y"))
+    assert "s3cret" not in str(doc) and "k3y" not in str(doc) and doc["value"].count("***") == 2
     entry = ok(root.call("GET", "/api/v1/audit?action=settings.change&limit=1"))["items"][0]
-    assert entry["target"] == "webhook.urls" and "s3cret" not in str(entry) and "pw@" not in str(entry)
+    assert entry["target"] == "webhook.urls" and "s3cret" not in str(entry) and "k3y" not in str(entry)
+    assert "s3cret" not in app.log()
     ok(root.call("DELETE", "/api/v1/settings/webhook.urls"))
+
+
+def test_alert_channels_must_hang_together_so_the_next_start_works():
+    # A relay without a sender or recipients would stop the next start.
+    status, doc = put("smtp.relay", "mail.example.org")
+    assert status == 400 and "smtp.from" in doc["error"]["fields"][0]["reason"], doc
+    assert settings()["smtp.relay"]["value"] == ""
+    ok(put("smtp.from", "gatehouse@example.org"))
+    ok(put("smtp.to", "guard@example.org, it@example.org"))
+    ok(put("smtp.relay", "mail.example.org"))
+    # Now the sender cannot go: the relay needs it.
+    status, doc = root.call("DELETE", "/api/v1/settings/smtp.from")
+    assert status == 409 and doc["error"]["code"] == "inconsistent", doc
+    # Webhook URLs are checked as at start.
+    status, doc = put("webhook.urls", "ftp://hooks.example/x")
+    assert status == 400 and "webhook.urls" in doc["error"]["fields"][0]["reason"], doc
+    for key in ("smtp.relay", "smtp.to", "smtp.from"):
+        ok(root.call("DELETE", "/api/v1/settings/%s" % key))
 
 
 def test_only_system_admins_from_a_session():
