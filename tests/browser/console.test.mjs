@@ -14,6 +14,7 @@ import zlib from 'node:zlib';
 import {
   Appliance, ApiSession, createAdmin, playwright, unzip, sleep, CHROMIUM, SCREENSHOTS, NODE_MODULES, ADMIN_PASSWORD,
   SANITIZED, SLOW, TOP,
+  watchPage, ready, goTo, screenshotter,
 } from './harness.mjs';
 import { totp, base32Decode } from './totp.mjs';
 
@@ -28,16 +29,9 @@ let page;
 let totpSecret = null;
 const usedSteps = new Set();
 const problems = []; // script errors and CSP reports seen in any page
-let shotNo = 0;
 
 /* --- helpers ----------------------------------------------------------------------------------- */
-function watch(p) {
-  p.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  p.on('console', (m) => {
-    if (/Content.Security.Policy|Refused to/i.test(m.text())) problems.push(`csp: ${m.text()}`);
-  });
-  p.setDefaultTimeout(15000 * SLOW);
-}
+const watch = (p) => watchPage(p, problems);
 
 async function newPage(opts = {}) {
   const ctx = await browser.newContext({
@@ -49,24 +43,10 @@ async function newPage(opts = {}) {
   return { ctx, p };
 }
 
-async function ready(p, route) {
-  await p.waitForFunction((r) => {
-    const m = document.querySelector('main');
-    return m && m.getAttribute('aria-busy') === 'false' && (!r || m.dataset.route === r) && !document.querySelector('dialog[open][data-reauth]');
-  }, route);
-}
+const go = (hash, route, p = page) => goTo(p, hash, route);
 
-async function go(hash, route, p = page) {
-  await p.evaluate((h) => { location.hash = h; }, hash);
-  await p.waitForFunction((h) => location.hash === h, hash);
-  await ready(p, route);
-}
-
-async function shot(name, p = page) {
-  shotNo += 1;
-  fs.mkdirSync(SCREENSHOTS, { recursive: true });
-  await p.screenshot({ path: path.join(SCREENSHOTS, `${String(shotNo).padStart(2, '0')}-${name}.png`), fullPage: true });
-}
+const screenshot = screenshotter('');
+const shot = (name, p = page) => screenshot(name, p);
 
 /** A TOTP code no login has used yet (a code is accepted once): this window's, the next, or wait. */
 async function freshCode() {

@@ -206,3 +206,39 @@ export async function unzip(buf) {
   }
   return files;
 }
+
+/* --- pages: what every browser test does with them ------------------------------------------------ */
+
+/** Record a page's script errors and CSP reports in problems (asserted empty at the end); slow builds wait longer. */
+export function watchPage(p, problems) {
+  p.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  p.on('console', (m) => {
+    if (/Content.Security.Policy|Refused to/i.test(m.text())) problems.push(`csp: ${m.text()}`);
+  });
+  p.setDefaultTimeout(15000 * SLOW);
+}
+
+/** The console has drawn route (any route when null), with no login dialog over it. */
+export async function ready(p, route) {
+  await p.waitForFunction((r) => {
+    const m = document.querySelector('main');
+    return m && m.getAttribute('aria-busy') === 'false' && (!r || m.dataset.route === r) && !document.querySelector('dialog[open][data-reauth]');
+  }, route);
+}
+
+/** Follow the console's link to hash and wait for route. */
+export async function goTo(p, hash, route) {
+  await p.evaluate((h) => { location.hash = h; }, hash);
+  await p.waitForFunction((h) => location.hash === h, hash);
+  await ready(p, route);
+}
+
+/** shot(name, page): full-page screenshots numbered in order, as SCREENSHOTS/PREFIXNN-name.png. */
+export function screenshotter(prefix) {
+  let n = 0;
+  return async (name, p) => {
+    n += 1;
+    fs.mkdirSync(SCREENSHOTS, { recursive: true });
+    await p.screenshot({ path: path.join(SCREENSHOTS, `${prefix}${String(n).padStart(2, '0')}-${name}.png`), fullPage: true });
+  };
+}

@@ -23,6 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   Appliance, ApiSession, createAdmin, playwright, unzip, sleep, BINARY, CHROMIUM, SCREENSHOTS, ADMIN_PASSWORD, SLOW,
+  watchPage, ready, goTo, screenshotter,
 } from './harness.mjs';
 import { totp } from './totp.mjs';
 
@@ -39,16 +40,9 @@ let devsim = null;
 const ids = {};
 const problems = [];
 const usedSteps = new Set();
-let shotNo = 0;
 
 /* --- helpers --------------------------------------------------------------------------------------- */
-function watch(p) {
-  p.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  p.on('console', (m) => {
-    if (/Content.Security.Policy|Refused to/i.test(m.text())) problems.push(`csp: ${m.text()}`);
-  });
-  p.setDefaultTimeout(15000 * SLOW);
-}
+const watch = (p) => watchPage(p, problems);
 
 async function newPage(opts = {}) {
   const ctx = await browser.newContext({
@@ -60,24 +54,10 @@ async function newPage(opts = {}) {
   return { ctx, p };
 }
 
-async function ready(p, route) {
-  await p.waitForFunction((r) => {
-    const m = document.querySelector('main');
-    return m && m.getAttribute('aria-busy') === 'false' && (!r || m.dataset.route === r) && !document.querySelector('dialog[open][data-reauth]');
-  }, route);
-}
+const go = (hash, route, p = page) => goTo(p, hash, route);
 
-async function go(hash, route, p = page) {
-  await p.evaluate((h) => { location.hash = h; }, hash);
-  await p.waitForFunction((h) => location.hash === h, hash);
-  await ready(p, route);
-}
-
-async function shot(name, p = page) {
-  shotNo += 1;
-  fs.mkdirSync(SCREENSHOTS, { recursive: true });
-  await p.screenshot({ path: path.join(SCREENSHOTS, `ops-${String(shotNo).padStart(2, '0')}-${name}.png`), fullPage: true });
-}
+const screenshot = screenshotter('ops-');
+const shot = (name, p = page) => screenshot(name, p);
 
 async function freshCode() {
   for (;;) {

@@ -11,34 +11,19 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { Appliance, createAdmin, playwright, CHROMIUM, SCREENSHOTS, ADMIN_PASSWORD, SLOW } from './harness.mjs';
+import {
+  Appliance, createAdmin, playwright, CHROMIUM, ADMIN_PASSWORD, watchPage, ready, goTo, screenshotter,
+} from './harness.mjs';
 
 let app;
 let browser;
 let page;
 let api; // another system admin, for checks through the API (one session per admin)
 const problems = [];
-let shotNo = 0;
 
-async function ready(route) {
-  await page.waitForFunction((r) => {
-    const m = document.querySelector('main');
-    return m && m.getAttribute('aria-busy') === 'false' && (!r || m.dataset.route === r);
-  }, route);
-}
-
-async function go(hash, route) {
-  await page.evaluate((x) => { location.hash = x; }, hash);
-  await ready(route);
-}
-
-async function shot(name) {
-  shotNo += 1;
-  fs.mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SCREENSHOTS, `settings-${String(shotNo).padStart(2, '0')}-${name}.png`), fullPage: true });
-}
+const go = (hash, route) => goTo(page, hash, route);
+const screenshot = screenshotter('settings-');
+const shot = (name) => screenshot(name, page);
 
 async function setting(key) {
   const r = await api.call('GET', '/api/v1/settings');
@@ -64,15 +49,13 @@ before(async () => {
   browser = await pw.chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   const ctx = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 }, locale: 'en-GB', timezoneId: 'Asia/Tokyo' });
   page = await ctx.newPage();
-  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => { if (/Content.Security.Policy|Refused to/i.test(m.text())) problems.push(`csp: ${m.text()}`); });
-  page.setDefaultTimeout(15000 * SLOW);
+  watchPage(page, problems);
   await page.goto(`${app.url}/`);
-  await ready('login');
+  await ready(page, 'login');
   await page.fill('input[name=username]', 'boss');
   await page.fill('input[name=password]', ADMIN_PASSWORD);
   await page.click('form button[type=submit]');
-  await ready('dashboard');
+  await ready(page, 'dashboard');
 });
 
 after(async () => {

@@ -20,7 +20,9 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Appliance, ApiSession, createAdmin, playwright, CHROMIUM, SCREENSHOTS, ADMIN_PASSWORD, SLOW } from './harness.mjs';
+import {
+  Appliance, ApiSession, createAdmin, playwright, CHROMIUM, SCREENSHOTS, ADMIN_PASSWORD, SLOW, watchPage, ready, goTo, screenshotter,
+} from './harness.mjs';
 
 const T = { 'X-Tenant': 'default' };
 const LIMITS = ['limits.api_per_second=10000', 'limits.api_burst=10000', 'limits.login_per_minute=10000', 'limits.login_burst=10000'];
@@ -36,16 +38,9 @@ let work;
 const ids = {};
 const made = {};
 const problems = [];
-let shotNo = 0;
 
 /* --- helpers --------------------------------------------------------------------------------------- */
-function watch(p) {
-  p.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  p.on('console', (m) => {
-    if (/Content.Security.Policy|Refused to/i.test(m.text())) problems.push(`csp: ${m.text()}`);
-  });
-  p.setDefaultTimeout(15000 * SLOW);
-}
+const watch = (p) => watchPage(p, problems);
 
 async function newPage() {
   const ctx = await browser.newContext({
@@ -57,29 +52,16 @@ async function newPage() {
   return p;
 }
 
-async function ready(p, route) {
-  await p.waitForFunction((r) => {
-    const m = document.querySelector('main');
-    return m && m.getAttribute('aria-busy') === 'false' && (!r || m.dataset.route === r) && !document.querySelector('dialog[open][data-reauth]');
-  }, route);
-}
-
 async function go(p, hash, route) {
   // Following a link to the page shown already draws nothing new: come back to it from the dashboard.
   if (await p.evaluate(() => location.hash) === hash) {
     await p.evaluate(() => { location.hash = '#/'; });
     await ready(p, 'dashboard');
   }
-  await p.evaluate((x) => { location.hash = x; }, hash);
-  await p.waitForFunction((x) => location.hash === x, hash);
-  await ready(p, route);
+  await goTo(p, hash, route);
 }
 
-async function shot(name, p) {
-  shotNo += 1;
-  fs.mkdirSync(SCREENSHOTS, { recursive: true });
-  await p.screenshot({ path: path.join(SCREENSHOTS, `sync-${String(shotNo).padStart(2, '0')}-${name}.png`), fullPage: true });
-}
+const shot = screenshotter('sync-');
 
 const ok = (r, want = 200) => {
   assert.equal(r.status, want, JSON.stringify(r.doc).slice(0, 400));
