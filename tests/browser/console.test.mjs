@@ -451,6 +451,33 @@ test('people: search by exact card and e-mail, paging', async () => {
   await page.waitForSelector('#people-results td a:has-text("Hanako Yamada")');
 });
 
+test('moving on while a page still loads: the page left behind never draws over the one shown', async () => {
+  await go('#/people', 'people');
+  const href = await page.getAttribute('#people-results td a:has-text("Hanako Yamada")', 'href');
+  // The person's record is held back in the browser until the admin has moved on to the audit log.
+  let release;
+  const held = new Promise((r) => { release = r; });
+  const personUrl = new RegExp(`/api/v1/people/${href.split('/').pop()}$`);
+  await page.route(personUrl, async (route) => { await held; await route.continue(); });
+  try {
+    await page.evaluate((h) => { location.hash = h; }, href);
+    await page.waitForFunction(() => document.querySelector('main').dataset.route === 'person');
+    await go('#/audit', 'audit');
+    const answered = page.waitForResponse(personUrl);
+    release();
+    await answered;
+    // The late answer has been handed to the person page; give it its turn to draw.
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 200))));
+    assert.equal(await page.getAttribute('main', 'data-route'), 'audit');
+    assert.equal(await page.$('#person-form'), null, 'no person form on the audit page');
+    assert.equal(await page.locator('main h1').count(), 1);
+    assert.equal((await page.textContent('main h1')).trim(), 'Audit log');
+  } finally {
+    release();
+    await page.unroute(personUrl);
+  }
+});
+
 test('terminals: a one-time token shown once, a bundle downloaded once, an unlock command queued', async () => {
   await go('#/terminals', 'terminals');
   await page.click('#terminal-new');

@@ -113,18 +113,22 @@ export async function render() {
   view.current = found ? found.route.id : null;
   el.dataset.route = view.current || 'none';
   markNav(found && found.route);
-  clear(el);
+  // Each render draws into its own box: a page still awaiting its data when
+  // the admin moves on (or the language changes) can then only fill a box
+  // that has left the document, never the page shown now.
+  const box = h('div', { class: 'view' });
+  replace(el, box);
   const ctx = {
-    main: el, params: found ? found.params : {},
+    main: box, params: found ? found.params : {},
     onLeave: (fn) => view.leave.push(fn),
     live: () => seq === view.seq, // false once the admin has gone to another page
     rerender: () => render(),
   };
   try {
     if (!found) {
-      replace(el, h('h1', { tabindex: '-1' }, t('error.no_page')), h('p', null, h('a', { href: '#/' }, t('nav.dashboard'))));
+      replace(box, h('h1', { tabindex: '-1' }, t('error.no_page')), h('p', null, h('a', { href: '#/' }, t('nav.dashboard'))));
     } else if (!allowed(found.route)) {
-      replace(el, h('h1', { tabindex: '-1' }, t(found.route.label || 'error.forbidden_title')), notice(t('error.forbidden'), 'bad'));
+      replace(box, h('h1', { tabindex: '-1' }, t(found.route.label || 'error.forbidden_title')), notice(t('error.forbidden'), 'bad'));
     } else {
       const mod = await modules[found.route.mod]();
       if (seq !== view.seq) return;
@@ -133,7 +137,7 @@ export async function render() {
   } catch (e) {
     if (seq !== view.seq) return;
     console.error(e);
-    el.append(failed(e));
+    box.append(failed(e));
   }
   if (seq !== view.seq) return;
   el.setAttribute('aria-busy', 'false');
