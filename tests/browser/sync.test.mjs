@@ -191,7 +191,9 @@ test('central: pair a site; the code, its expiry and the fingerprint shown once 
   assert.match(await cpage.textContent('dialog[open]'), /shown only once/);
   await shot('central-pairing-code', cpage);
   await cpage.click('dialog[open] footer button:last-child');
-  await cpage.waitForSelector('dialog[open]', { state: 'detached' });
+  // Closing takes the open attribute at once and the dialog itself on its
+  // close event, a task later: wait for the code's element to go.
+  await cpage.waitForSelector('#sync-new-code', { state: 'detached' });
   assert.ok(!(await cpage.content()).includes(made.code), 'the code leaves the page with its dialog');
   // The page is now a central's, with the pairing waiting for its site.
   await ready(cpage, 'sync');
