@@ -21,6 +21,7 @@ static const char usage[] =
 	"                          move to a new master key (fields are not re-sealed)\n"
 	"  keys recovery-export [--out FILE]\n"
 	"                          hand out the recovery key once (print it, keep it offline)\n"
+	"  keys recovery-rotate    a new recovery key; later backups need it\n"
 	"  backup run [--kind full|events]\n"
 	"                          make a backup now, here (audited; refused if one is running)\n"
 	"  backup list             backups in every destination, checked\n"

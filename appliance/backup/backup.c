@@ -329,13 +329,15 @@ static int write_backup(struct fout *o, int kind, int64_t created, const char *i
 	}
 	sodium_hex2bin(h.appliance_id, 16, id, 32, NULL, &binlen, NULL);
 	h.schema_version = (uint32_t)migrate_current(db_get());
-	if (vault_backup_ids(h.master_id, h.recovery_fp) != VAULT_OK) {
+	if (!s->has_recovery_pk || vault_backup_ids(h.master_id, NULL) != VAULT_OK) {
 		snprintf(err, errlen, "the vault has no recovery key or master key for the backup");
 		goto out;
 	}
+	vault_recovery_pk_fingerprint(s->recovery_pk, h.recovery_fp);
 	randombytes_buf(key, 32);
 	bfile_header_encode(&h, ad);
-	if (vault_file_key_protect(key, ad, BFILE_WRAP_AD_BYTES, h.wrapped_key, h.sealed_key) != VAULT_OK) {
+	if (vault_file_key_protect(key, s->recovery_pk, ad, BFILE_WRAP_AD_BYTES, h.wrapped_key, h.sealed_key) !=
+	    VAULT_OK) {
 		snprintf(err, errlen, "cannot protect the backup's key");
 		goto out;
 	}

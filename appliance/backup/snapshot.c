@@ -265,6 +265,26 @@ static int take_events(sqlite3 *r, const struct snapshot_hooks *h, struct snapsh
 	return rc;
 }
 
+/* The key store's recovery public key, in the snapshot's read transaction. */
+static int read_recovery_pk(sqlite3 *r, struct snapshot *s, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = 0;
+
+	s->has_recovery_pk = 0;
+	if (sqlite3_prepare_v2(r, "SELECT value FROM ks.vault_meta WHERE key = 'recovery_pk'", -1, &st, NULL) !=
+	    SQLITE_OK) {
+		snprintf(err, errlen, "cannot read the recovery key: %s", sqlite3_errmsg(r));
+		return -1;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32) {
+		memcpy(s->recovery_pk, sqlite3_column_blob(st, 0), 32);
+		s->has_recovery_pk = 1;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 int snapshot_take(int kind, const char *workdir, const struct snapshot_hooks *hooks, struct snapshot *s, char *err,
 		  size_t errlen)
 {
@@ -283,6 +303,8 @@ int snapshot_take(int kind, const char *workdir, const struct snapshot_hooks *ho
 	if (!r)
 		return -1;
 	rc = begin_consistent_read(r, err, errlen);
+	if (rc == 0)
+		rc = read_recovery_pk(r, s, err, errlen);
 	if (rc == 0)
 		rc = kind == BFILE_FULL ? take_full(r, hooks, s, err, errlen) : take_events(r, hooks, s, err, errlen);
 	if (rc == 0 && count_schema(r, "ks", 1, NULL, 0, &s->counts, err, errlen) < 0)

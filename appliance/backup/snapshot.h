@@ -26,6 +26,11 @@ struct snapshot {
 	char path[2][4200];     /* the copies, in the work directory */
 	uint64_t size[2];
 	struct bfile_counts counts;
+	/* The recovery public key in the copied key store: the backup's file
+	 * key is sealed to this one, so a key rotated during the copy cannot
+	 * leave a file whose header and escrow wraps name different keys. */
+	unsigned char recovery_pk[32];
+	int has_recovery_pk;
 };
 
 struct snapshot_hooks {

@@ -1,4 +1,4 @@
-/* gatehouse keys status|rotate|rewrap-master: key management from the
+/* gatehouse keys status|rotate|rewrap-master|recovery-*: key management from the
  * command line. Works while the service runs: every step is a short
  * transaction on the shared database, and the service notices key-store
  * changes (see vault.h). */
@@ -27,7 +27,8 @@ static const char keys_usage[] =
 	"usage: gatehouse keys status\n"
 	"       gatehouse keys rotate [--tenant SLUG|ID] [--batch N]\n"
 	"       gatehouse keys rewrap-master --old FILE --new FILE\n"
-	"       gatehouse keys recovery-export [--out FILE]\n";
+	"       gatehouse keys recovery-export [--out FILE]\n"
+	"       gatehouse keys recovery-rotate\n";
 
 /* The scope's name for people: "appliance" or the tenant's slug. */
 static void scope_name(int64_t id, char *out, size_t len)
@@ -175,6 +176,39 @@ static int keys_recovery_export(const char *out)
 done:
 	vault_free(text, len);
 	return rc;
+}
+
+/* A new recovery key pair, for a paper copy that was lost, seen by someone
+ * else, or used for a restore. The old key still opens the backups made
+ * before: the message says so, since only destroying them retires it. */
+static int keys_recovery_rotate(void)
+{
+	struct vault_recovery_change c;
+	char err[600], actor[80];
+
+	if (vault_recovery_rotate(state_dir(), &c, err, sizeof err) < 0) {
+		fprintf(stderr, "gatehouse keys recovery-rotate: %s\n", err);
+		return 1;
+	}
+	cmd_cli_actor(actor, sizeof actor);
+	cJSON *d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "old_fingerprint", c.old_fingerprint);
+	cJSON_AddStringToObject(d, "new_fingerprint", c.new_fingerprint);
+	cJSON_AddBoolToObject(d, "old_exported", c.old_exported);
+	cJSON_AddNumberToObject(d, "escrow_rewrapped", (double)c.rewrapped);
+	struct audit_event ev = {0, "system", actor, "cli", "keys.recovery_rotate", "recovery-key", "ok", d, NULL, 0};
+	audit_append(&ev);
+	cJSON_Delete(d);
+	printf("the recovery key is now %s (was %s); %lld tenant keys re-sealed to it\n", c.new_fingerprint,
+	       c.old_fingerprint, c.rewrapped);
+	printf("backups made from now on need the new key; export it now: gatehouse keys recovery-export\n");
+	if (c.old_exported)
+		printf("backups made before still open with the old key %s: keep it while you keep them, "
+		       "or delete those backups to retire it\n", c.old_fingerprint);
+	else
+		printf("the old key %s was never exported and is shredded: backups made before open only with this "
+		       "appliance's master key\n", c.old_fingerprint);
+	return 0;
 }
 
 static int keys_status(void)
@@ -443,6 +477,11 @@ int cmd_keys(struct cmd_env *env)
 			fprintf(stderr, "%s", keys_usage);
 			return 2;
 		}
+	} else if (strcmp(what, "recovery-rotate") == 0) {
+		if (env->argc > 1) {
+			fprintf(stderr, "gatehouse keys recovery-rotate: unexpected argument '%s'\n", env->argv[1]);
+			return 2;
+		}
 	} else {
 		fprintf(stderr, "%s", keys_usage);
 		return 2;
@@ -455,6 +494,8 @@ int cmd_keys(struct cmd_env *env)
 		rc = keys_rotate(&ro);
 	else if (strcmp(what, "recovery-export") == 0)
 		rc = keys_recovery_export(env->argc == 3 ? env->argv[2] : NULL);
+	else if (strcmp(what, "recovery-rotate") == 0)
+		rc = keys_recovery_rotate();
 	else
 		rc = keys_rewrap_master(&wo);
 	cmd_close_store();

@@ -230,12 +230,12 @@ static void recovery_text(const unsigned char sk[32], const unsigned char pk[32]
 	sodium_memzero(hex, sizeof hex);
 }
 
-/* Inside the start transaction: a new key pair, its secret written to
- * STATE/keys/recovery.key before the public half is recorded. */
-static int make_recovery_key(const char *state_dir, char *err, size_t errlen)
+/* Inside a transaction: a new key pair, its secret written to PATH before
+ * the public half is recorded (replacing any earlier one). */
+static int make_recovery_key(const char *path, char *err, size_t errlen)
 {
 	unsigned char pk[32], *sk = sodium_malloc(32);
-	char *text = sodium_malloc(TEXT_MAX), path[4200], app[40];
+	char *text = sodium_malloc(TEXT_MAX), app[40];
 	long long now = (long long)time(NULL);
 	int rc = -1;
 
@@ -246,15 +246,12 @@ static int make_recovery_key(const char *state_dir, char *err, size_t errlen)
 	crypto_box_keypair(pk, sk);
 	appliance_id(app);
 	recovery_text(sk, pk, app, now, text, TEXT_MAX);
-	snprintf(path, sizeof path, "%s/%s", state_dir, VAULT_RECOVERY_FILE);
 	if (state_write_file(path, text, strlen(text), 0600, err, errlen) < 0)
 		goto out;
 	if (meta_put("recovery_pk", pk, 32) < 0 || meta_put_time("recovery_created_at", now) < 0) {
 		snprintf(err, errlen, "cannot record the recovery key: %s", sqlite3_errmsg(db_get()));
 		goto out;
 	}
-	log_notice("vault: made the recovery key; its secret is in %s until you export it with "
-		   "'gatehouse keys recovery-export' (keep it offline)", path);
 	rc = 0;
 out:
 	if (sk)
@@ -333,11 +330,183 @@ static long long escrow_missing(void)
 	return n;
 }
 
+/* Overwrite, then remove: best effort against the file's blocks lingering
+ * (a journaling file system may keep copies; the key is also in no backup). */
+static int shred_file(const char *path)
+{
+	char zero[TEXT_MAX] = {0};
+	struct stat st;
+	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd >= 0) {
+		if (fstat(fd, &st) == 0 && st.st_size > 0 && st.st_size <= TEXT_MAX &&
+		    write(fd, zero, (size_t)st.st_size) == st.st_size)
+			fsync(fd);
+		close(fd);
+	}
+	return unlink(path);
+}
+
+/* The fingerprint of the recovery key written in FILE; -1 when it has none. */
+static int file_fingerprint(const char *path, char fp[20])
+{
+	char *text = sodium_malloc(TEXT_MAX), err[200];
+	unsigned char *sk = sodium_malloc(32);
+	ssize_t n = -1;
+	int fd, rc = -1;
+
+	if (text && sk && (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0) {
+		n = read(fd, text, TEXT_MAX);
+		close(fd);
+	}
+	if (n > 0 && n < TEXT_MAX)
+		rc = vault_recovery_parse(text, (size_t)n, sk, fp, err, sizeof err);
+	if (text)
+		sodium_free(text);
+	if (sk)
+		sodium_free(sk);
+	return rc;
+}
+
+static void current_fingerprint(char fp[20])
+{
+	unsigned char pk[32], id[VAULT_ID_BYTES];
+
+	fp[0] = '\0';
+	if (recovery_pk(pk) == 1) {
+		fp_of_pk(pk, id);
+		vault_id_text(id, fp);
+	}
+}
+
+static void sync_dir_of(const char *state_dir)
+{
+	char dir[4200];
+	int fd;
+
+	snprintf(dir, sizeof dir, "%s/keys", state_dir);
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
+/* A rotation commits the new public half, then renames its secret from
+ * recovery.key.new over recovery.key. Stopped in between, the staged file
+ * is put in place here when it holds the key in force, and shredded when
+ * its transaction never committed. */
+static int finish_rotation(const char *state_dir, char *err, size_t errlen)
+{
+	char path[4200], staged[4300], fp_file[20], fp_now[20];
+
+	snprintf(path, sizeof path, "%s/%s", state_dir, VAULT_RECOVERY_FILE);
+	snprintf(staged, sizeof staged, "%s.new", path);
+	if (access(staged, F_OK) != 0)
+		return 0;
+	current_fingerprint(fp_now);
+	if (file_fingerprint(staged, fp_file) < 0 || strcmp(fp_file, fp_now) != 0) {
+		log_notice("vault: %s is from a recovery key change that did not complete; shredding it", staged);
+		shred_file(staged);
+		return 0;
+	}
+	if (access(path, F_OK) == 0)
+		shred_file(path);
+	if (rename(staged, path) < 0) {
+		snprintf(err, errlen, "cannot rename %s to %s: %s", staged, path, strerror(errno));
+		return -1;
+	}
+	sync_dir_of(state_dir);
+	log_notice("vault: finished changing the recovery key to %s; its secret is in %s until exported", fp_now, path);
+	return 0;
+}
+
+static int drop_escrow_wraps(void)
+{
+	sqlite3_stmt *st = db_stmt("UPDATE ks.tenant_keys SET recovery_wrapped = NULL WHERE wrapped IS NOT NULL");
+	int rc;
+
+	if (!st)
+		return -1;
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int meta_delete(const char *key)
+{
+	sqlite3_stmt *st = db_stmt("DELETE FROM ks.vault_meta WHERE key = ?");
+	int rc;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+	sqlite3_reset(st);
+	return rc;
+}
+
+/* One transaction: a new pair (secret staged in recovery.key.new), every
+ * escrow wrap re-sealed to it, the export mark cleared. */
+static int rotate_in_store(const char *staged, struct vault_recovery_change *c, char *err, size_t errlen)
+{
+	int n;
+
+	if (make_recovery_key(staged, err, errlen) < 0)
+		return -1;
+	if (drop_escrow_wraps() < 0 || meta_delete("recovery_exported_at") < 0) {
+		snprintf(err, errlen, "cannot replace the escrow wraps: %s", sqlite3_errmsg(db_get()));
+		return -1;
+	}
+	do {
+		if ((n = backfill(err, errlen)) < 0)
+			return -1;
+		c->rewrapped += n;
+	} while (n == 256);
+	return 0;
+}
+
+int vault_recovery_rotate(const char *state_dir, struct vault_recovery_change *c, char *err, size_t errlen)
+{
+	char path[4200], staged[4300];
+
+	memset(c, 0, sizeof *c);
+	if (finish_rotation(state_dir, err, errlen) < 0)
+		return -1;
+	snprintf(path, sizeof path, "%s/%s", state_dir, VAULT_RECOVERY_FILE);
+	snprintf(staged, sizeof staged, "%s.new", path);
+	if (db_begin() < 0) {
+		snprintf(err, errlen, "database busy");
+		return -1;
+	}
+	current_fingerprint(c->old_fingerprint);
+	c->old_exported = meta_time("recovery_exported_at") != 0;
+	if (!c->old_fingerprint[0]) {
+		snprintf(err, errlen, "this appliance has no recovery key yet ('gatehouse serve' makes it at its first start)");
+		goto fail;
+	}
+	if (rotate_in_store(staged, c, err, errlen) < 0)
+		goto fail;
+	if (db_commit() < 0) {
+		snprintf(err, errlen, "cannot commit the new recovery key: %s", sqlite3_errmsg(db_get()));
+		goto fail;
+	}
+	current_fingerprint(c->new_fingerprint);
+	/* In force from here on; finish_rotation completes this if we stop now. */
+	return finish_rotation(state_dir, err, errlen);
+fail:
+	db_rollback();
+	shred_file(staged);
+	return -1;
+}
+
 int vault_escrow_start(const char *state_dir, char *err, size_t errlen)
 {
 	unsigned char pk[32];
+	char path[4200];
 	int have, n;
 
+	if (finish_rotation(state_dir, err, errlen) < 0)
+		return -1;
 	/* The usual case costs two reads and no write lock. */
 	have = recovery_pk(pk);
 	if (have == 1 && escrow_missing() == 0)
@@ -347,8 +516,12 @@ int vault_escrow_start(const char *state_dir, char *err, size_t errlen)
 		return -1;
 	}
 	have = recovery_pk(pk);
-	if (have < 0 || (have == 0 && make_recovery_key(state_dir, err, errlen) < 0))
+	snprintf(path, sizeof path, "%s/%s", state_dir, VAULT_RECOVERY_FILE);
+	if (have < 0 || (have == 0 && make_recovery_key(path, err, errlen) < 0))
 		goto fail;
+	if (have == 0)
+		log_notice("vault: made the recovery key; its secret is in %s until you export it with "
+			   "'gatehouse keys recovery-export' (keep it offline)", path);
 	do {
 		if ((n = backfill(err, errlen)) < 0)
 			goto fail;
@@ -386,12 +559,20 @@ int vault_recovery_status(const char *state_dir, struct vault_recovery_status *s
 
 int vault_recovery_text(const char *state_dir, char **text, size_t *len, char *err, size_t errlen)
 {
-	char path[4200], when[32];
+	char path[4200], when[32], in_file[20], in_force[20];
 	long long exported = meta_time("recovery_exported_at");
 	ssize_t n;
 	int fd;
 
 	snprintf(path, sizeof path, "%s/%s", state_dir, VAULT_RECOVERY_FILE);
+	/* Never hand out a secret that is not the key in force (a file left
+	 * from before a rotation, or copied from another appliance). */
+	current_fingerprint(in_force);
+	if (file_fingerprint(path, in_file) == 0 && strcmp(in_file, in_force) != 0) {
+		snprintf(err, errlen, "%s holds the recovery key %s, not the key in force %s; not exporting it", path,
+			 in_file, in_force);
+		return -1;
+	}
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		if (errno == ENOENT && exported) {
@@ -422,27 +603,9 @@ int vault_recovery_text(const char *state_dir, char **text, size_t *len, char *e
 	return 0;
 }
 
-/* Overwrite, then remove: best effort against the file's blocks lingering
- * (a journaling file system may keep copies; the key is also in no backup). */
-static int shred_file(const char *path)
-{
-	char zero[TEXT_MAX] = {0};
-	struct stat st;
-	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-
-	if (fd >= 0) {
-		if (fstat(fd, &st) == 0 && st.st_size > 0 && st.st_size <= TEXT_MAX &&
-		    write(fd, zero, (size_t)st.st_size) == st.st_size)
-			fsync(fd);
-		close(fd);
-	}
-	return unlink(path);
-}
-
 int vault_recovery_mark_exported(const char *state_dir, char *err, size_t errlen)
 {
-	char path[4200], dir[4200];
-	int fd;
+	char path[4200];
 
 	if (db_begin() < 0 || meta_put_time("recovery_exported_at", (long long)time(NULL)) < 0 || db_commit() < 0) {
 		db_rollback();
@@ -454,11 +617,7 @@ int vault_recovery_mark_exported(const char *state_dir, char *err, size_t errlen
 		snprintf(err, errlen, "cannot delete %s: %s (delete it by hand)", path, strerror(errno));
 		return -1;
 	}
-	snprintf(dir, sizeof dir, "%s/keys", state_dir);
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		fsync(fd);
-		close(fd);
-	}
+	sync_dir_of(state_dir);
 	return 0;
 }
 
@@ -545,7 +704,12 @@ void vault_master_id_of(const unsigned char mk[32], unsigned char id[VAULT_ID_BY
 	memcpy(id, sub, VAULT_ID_BYTES);
 }
 
-int vault_backup_ids(unsigned char master_id[VAULT_ID_BYTES], unsigned char recovery_fp[VAULT_ID_BYTES])
+void vault_recovery_pk_fingerprint(const unsigned char pk[32], unsigned char fp[VAULT_ID_BYTES])
+{
+	fp_of_pk(pk, fp);
+}
+
+int vault_backup_ids(unsigned char master_id[VAULT_ID_BYTES], unsigned char *recovery_fp)
 {
 	unsigned char sub[32], pk[32];
 	int rc = vault_master_kdf(KDF_MASTER_ID, KDF_CTX, sub);
@@ -553,17 +717,20 @@ int vault_backup_ids(unsigned char master_id[VAULT_ID_BYTES], unsigned char reco
 	if (rc != VAULT_OK)
 		return rc;
 	memcpy(master_id, sub, VAULT_ID_BYTES);
+	sodium_memzero(sub, sizeof sub);
+	if (!recovery_fp)
+		return VAULT_OK;
 	if ((rc = recovery_pk(pk)) != 1)
 		return rc < 0 ? VAULT_E_DB : VAULT_E_NOKEY;
 	fp_of_pk(pk, recovery_fp);
 	return VAULT_OK;
 }
 
-int vault_file_key_protect(const unsigned char key[32], const unsigned char *ad, size_t adlen,
-			   unsigned char wrapped[VAULT_FILE_KEY_WRAPPED_BYTES],
+int vault_file_key_protect(const unsigned char key[32], const unsigned char recovery_pk[32], const unsigned char *ad,
+			   size_t adlen, unsigned char wrapped[VAULT_FILE_KEY_WRAPPED_BYTES],
 			   unsigned char sealed[VAULT_FILE_KEY_SEALED_BYTES])
 {
-	unsigned char kek[32], pk[32];
+	unsigned char kek[32];
 	int rc;
 
 	if ((rc = vault_master_kdf(KDF_BACKUP_KEK, KDF_CTX, kek)) != VAULT_OK)
@@ -572,9 +739,7 @@ int vault_file_key_protect(const unsigned char key[32], const unsigned char *ad,
 	sodium_memzero(kek, sizeof kek);
 	if (rc != VAULT_OK)
 		return rc;
-	if (recovery_pk(pk) != 1)
-		return VAULT_E_NOKEY;
-	crypto_box_seal(sealed, key, 32, pk);
+	crypto_box_seal(sealed, key, 32, recovery_pk);
 	return VAULT_OK;
 }
 

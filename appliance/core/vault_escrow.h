@@ -59,6 +59,18 @@ int vault_recovery_text(const char *state_dir, char **text, size_t *len, char *e
 /* After the text was handed out: record when, then delete the file. */
 int vault_recovery_mark_exported(const char *state_dir, char *err, size_t errlen);
 
+/* Replace the recovery key pair (`gatehouse keys recovery-rotate`): a new
+ * secret in STATE/keys/recovery.key (the old one, when never exported, is
+ * shredded), every tenant key's escrow wrap re-sealed to the new public
+ * half, and the export mark cleared. Backups made before keep their file
+ * key sealed to the old key. 0, or -1 with err (nothing changed). */
+struct vault_recovery_change {
+	char old_fingerprint[20], new_fingerprint[20];
+	int old_exported;        /* the old key had been handed out */
+	long long rewrapped;     /* escrow wraps re-sealed */
+};
+int vault_recovery_rotate(const char *state_dir, struct vault_recovery_change *c, char *err, size_t errlen);
+
 /* Parse a recovery key's text (as exported, or typed back from paper):
  * the secret, its check digits and, when present, its fingerprint must
  * agree. sk must be locked memory (sodium_malloc). 0, or -1 with err. */
@@ -68,15 +80,20 @@ int vault_recovery_parse(const char *text, size_t len, unsigned char sk[32], cha
 void vault_recovery_fingerprint(const unsigned char sk[32], unsigned char fp[VAULT_ID_BYTES]);
 void vault_id_text(const unsigned char id[VAULT_ID_BYTES], char out[20]);
 
-/* What a backup header names: the loaded master key's id and the recovery
- * key's fingerprint. 0, or a VAULT_E_* error. */
-int vault_backup_ids(unsigned char master_id[VAULT_ID_BYTES], unsigned char recovery_fp[VAULT_ID_BYTES]);
+/* What a backup header names: the loaded master key's id and (unless
+ * recovery_fp is NULL) the recovery key's fingerprint. 0, or a VAULT_E_*
+ * error. */
+int vault_backup_ids(unsigned char master_id[VAULT_ID_BYTES], unsigned char *recovery_fp);
+/* The fingerprint of a recovery public key (as a snapshot's key store holds it). */
+void vault_recovery_pk_fingerprint(const unsigned char pk[32], unsigned char fp[VAULT_ID_BYTES]);
 /* The id of a given master key. */
 void vault_master_id_of(const unsigned char mk[32], unsigned char id[VAULT_ID_BYTES]);
 
 /* Protect a new file key: wrapped under the master-derived backup key with
- * ad (the header bytes before it) bound, and sealed to the recovery key. */
-int vault_file_key_protect(const unsigned char key[32], const unsigned char *ad, size_t adlen,
+ * ad (the header bytes before it) bound, and sealed to recovery_pk (the
+ * recovery public key of the key store the file carries). */
+int vault_file_key_protect(const unsigned char key[32], const unsigned char recovery_pk[32], const unsigned char *ad,
+			   size_t adlen,
 			   unsigned char wrapped[VAULT_FILE_KEY_WRAPPED_BYTES],
 			   unsigned char sealed[VAULT_FILE_KEY_SEALED_BYTES]);
 /* Get a file key back with a master key (mk, or NULL for the loaded one),

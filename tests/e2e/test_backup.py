@@ -293,6 +293,144 @@ def test_recovery_key_alone_restores_every_row_on_a_fresh_state_dir():
         a.stop()
 
 
+def fingerprint_of(text):
+    return text.split("fingerprint:")[1].split()[0]
+
+
+def escrow_wraps(state):
+    return dict(rows(os.path.join(state, "keys", "keystore.db"),
+                     "SELECT id, recovery_wrapped FROM tenant_keys WHERE wrapped IS NOT NULL"))
+
+
+def test_recovery_key_rotated_later_backups_need_the_new_key_earlier_ones_the_old():
+    a = Appliance().start()
+    try:
+        s = bootstrap_admin(a)
+        ok(s.call("POST", "/api/v1/people", {"name": "Rotation Person", "email": "rot@example.org"}), 201)
+        k1 = os.path.join(work, "rotate-k1.txt")
+        assert gh("keys", "recovery-export", "--out", k1, state=a.state).returncode == 0
+        f1 = fingerprint_of(open(k1).read())
+        assert run_job("backup-full", s)["status"] == "ok"
+        b1 = os.path.join(backups_dir(a.state), backup_files(a.state, kind="full")[-1])
+        wraps = escrow_wraps(a.state)
+        assert wraps and all(wraps.values())
+
+        # Rotated while the service runs: every escrow wrap re-sealed, the new key waiting to be exported.
+        out = gh("keys", "recovery-rotate", state=a.state)
+        assert out.returncode == 0, out.stderr
+        f2 = out.stdout.split("the recovery key is now ")[1].split()[0]
+        assert f2 != f1 and ("(was %s)" % f1) in out.stdout, out.stdout
+        assert ("still open with the old key %s" % f1) in out.stdout, out.stdout
+        after = escrow_wraps(a.state)
+        assert after.keys() == wraps.keys() and all(after.values())
+        assert all(after[k] != wraps[k] for k in wraps), "every escrow wrap re-sealed"
+        status = gh("keys", "status", state=a.state).stdout
+        assert ("key %s" % f2) in status and "NOT EXPORTED" in status, status
+        k2 = os.path.join(work, "rotate-k2.txt")
+        assert gh("keys", "recovery-export", "--out", k2, state=a.state).returncode == 0
+        assert fingerprint_of(open(k2).read()) == f2
+        audit = ok(s.call("GET", "/api/v1/audit?action=keys.recovery_rotate"))["items"]
+        assert audit and audit[0]["details"]["old_fingerprint"] == f1 and audit[0]["details"]["new_fingerprint"] == f2
+        assert audit[0]["details"]["old_exported"] is True
+        for k in (k1, k2):
+            assert open(k).read().split("secret key:")[1].split()[0] not in json.dumps(audit)
+
+        # Later backups are sealed to the new key only; earlier ones still to the old.
+        ok(s.call("POST", "/api/v1/people", {"name": "After Rotation", "email": "after@example.org"}), 201)
+        made = set(backup_files(a.state, kind="full"))
+        assert run_job("backup-full", s)["status"] == "ok"
+        (b2,) = set(backup_files(a.state, kind="full")) - made  # may share b1's second: "...Z-2.ghb"
+        b2 = os.path.join(backups_dir(a.state), b2)
+        lost = os.path.join(work, "rotate-lost")
+        for b, good, bad, fp_good in ((b1, k1, k2, f1), (b2, k2, k1, f2)):
+            out = gatehouse("backup", "verify", b, "--recovery-key", good, "--state-dir", lost)
+            assert out.returncode == 0 and ": ok: full backup" in out.stdout, out.stdout + out.stderr
+            out = gatehouse("backup", "verify", b, "--recovery-key", bad, "--state-dir", lost)
+            assert out.returncode == 1 and ("sealed to recovery key %s" % fp_good) in out.stderr, out.stderr
+        target = os.path.join(work, "rotate-restored")
+        out = gatehouse("restore", b2, "--to", target, "--recovery-key", k2, "--state-dir", lost)
+        assert out.returncode == 0, out.stderr
+        r, rs = serve_restored(target)
+        try:
+            assert people_via_api(rs) == people_via_api(s)
+            assert ok(rs.call("GET", "/api/v1/audit/verify"))["ok"]
+        finally:
+            r.stop()
+    finally:
+        a.stop()
+    # Usage: no arguments.
+    out = gh("keys", "recovery-rotate", "--now", state=a.state)
+    assert out.returncode == 2 and "unexpected argument '--now'" in out.stderr, out.stderr
+
+
+def test_recovery_key_rotation_stopped_before_its_rename_is_finished_by_the_next_command():
+    a = Appliance().start()
+    a.stop()
+    keys = os.path.join(a.state, "keys")
+    old = open(os.path.join(keys, "recovery.key")).read()
+    out = gh("keys", "recovery-rotate", state=a.state)
+    assert out.returncode == 0, out.stderr
+    assert "was never exported and is shredded" in out.stdout, out.stdout
+    new = open(os.path.join(keys, "recovery.key")).read()
+    assert fingerprint_of(new) != fingerprint_of(old)
+    # Stopped after the commit, before the rename: the next command puts the new secret in place.
+    os.rename(os.path.join(keys, "recovery.key"), os.path.join(keys, "recovery.key.new"))
+    assert gh("keys", "status", state=a.state).returncode == 0
+    assert open(os.path.join(keys, "recovery.key")).read() == new
+    assert not os.path.exists(os.path.join(keys, "recovery.key.new"))
+    # Stopped before the commit: the staged secret is not the key in force and is shredded.
+    with open(os.path.join(keys, "recovery.key.new"), "w") as f:
+        f.write(old)
+    assert gh("keys", "status", state=a.state).returncode == 0
+    assert not os.path.exists(os.path.join(keys, "recovery.key.new"))
+    assert open(os.path.join(keys, "recovery.key")).read() == new
+    # A secret that is not the key in force is never handed out.
+    with open(os.path.join(keys, "recovery.key"), "w") as f:
+        f.write(old)
+    out = gh("keys", "recovery-export", state=a.state)
+    assert out.returncode == 1 and ("not the key in force %s" % fingerprint_of(new)) in out.stderr, out.stderr
+    assert fingerprint_of(old) in out.stderr and "secret key" not in out.stdout
+
+
+def test_recovery_key_rotated_while_a_backup_copies_the_database_the_backup_keeps_its_snapshots_key():
+    a = Appliance().start()
+    a.stop()
+    add_ballast(a.state, 300)
+    keys = os.path.join(a.state, "keys")
+    f1 = fingerprint_of(open(os.path.join(keys, "recovery.key")).read())
+    k1 = os.path.join(work, "race-k1.txt")
+    shutil.copy(os.path.join(keys, "recovery.key"), k1)
+    p = subprocess.Popen([os.path.join(BUILD, "gatehouse"), "backup", "run", "--state-dir", a.state],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    work_dir = os.path.join(backups_dir(a.state), ".work")
+    deadline = time.time() + 60 * SLOW
+    copying = False
+    while time.time() < deadline and p.poll() is None and not copying:
+        for d, _, files in os.walk(work_dir) if os.path.isdir(work_dir) else ():
+            copying = copying or any(os.path.getsize(os.path.join(d, f)) > 4 << 20 for f in files
+                                     if os.path.exists(os.path.join(d, f)))
+        time.sleep(0.01)
+    assert copying, "the snapshot copy was not seen (%s)" % p.poll()
+    out = gh("keys", "recovery-rotate", state=a.state)
+    assert out.returncode == 0, out.stderr
+    # The rotation committed while the database was still being copied, before the file was begun.
+    assert not [f for f in os.listdir(backups_dir(a.state)) if f.startswith(".partial-")]
+    stdout, stderr = p.communicate(timeout=300 * SLOW)
+    assert p.returncode == 0, stdout + stderr
+    (name,) = backup_files(a.state, kind="full")
+    name = os.path.join(backups_dir(a.state), name)
+    # Header and escrow wraps both name the key the snapshot held: the old one restores it whole.
+    lost = os.path.join(work, "race-lost")
+    target = os.path.join(work, "race-restored")
+    out = gatehouse("restore", name, "--to", target, "--recovery-key", k1, "--state-dir", lost)
+    assert out.returncode == 0 and "re-wrapped" in out.stdout, out.stdout + out.stderr
+    assert rows(os.path.join(target, "gatehouse.db"), "SELECT count(*) FROM ballast") == [(300,)]
+    r = Appliance(state=target).start()
+    r.stop()
+    status = gh("keys", "status", state=target).stdout
+    assert ("key %s" % f1) in status, status
+
+
 def add_ballast(state, mb):
     """Incompressible rows, so a backup takes a while."""
     con = sqlite3.connect(os.path.join(state, "gatehouse.db"), timeout=30)
