@@ -31,7 +31,9 @@ int cmd_open_state(void);
 
 /* Open the state directory, the database with its key store and the vault
  * (creating them on first use). before_db, if given, runs once the state
- * directory is open (serve takes its lock there). Logs errors. */
+ * directory is open (serve takes its lock there). Run by root on a state
+ * directory another user owns, a command becomes that user first and
+ * serve (the caller with before_db) refuses. Logs errors. */
 int cmd_open_store(int (*before_db)(void));
 void cmd_close_store(void);
 

@@ -7,10 +7,13 @@
 #include "core/state.h"
 
 #include <sodium.h>
+#include <errno.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define DEFAULT_CONFIG "/etc/gatehouse/gatehouse.conf"
@@ -109,6 +112,35 @@ int cmd_open_state(void)
 	return 0;
 }
 
+/* Who ran the command, kept for the audit log before it changes user. */
+static char invoked_by[64];
+
+/* The packaged state directory belongs to the service's user (`gatehouse`),
+ * and everything a command writes there (the database's journal, backups,
+ * keys) must stay that user's, or the service could no longer read it. So
+ * root running a command becomes the directory's owner before touching it;
+ * serve, which systemd starts as that user, refuses instead (it would bind
+ * its ports as root and write root's files). */
+static int match_state_owner(const char *dir, int serving)
+{
+	struct stat st;
+	struct passwd *pw = getpwuid(geteuid());
+
+	if (geteuid() != 0 || stat(dir, &st) < 0 || st.st_uid == 0)
+		return 0; /* state_open checks what remains: a directory another user owns is refused */
+	if (serving) {
+		log_err("state: %s belongs to uid %u, not root: start the service (systemctl start gatehouse), or run "
+			"serve as that user", dir, (unsigned)st.st_uid);
+		return -1;
+	}
+	snprintf(invoked_by, sizeof invoked_by, "%s", pw ? pw->pw_name : "root");
+	if (setgroups(0, NULL) < 0 || setgid(st.st_gid) < 0 || setuid(st.st_uid) < 0) {
+		log_err("state: cannot become uid %u, the owner of %s: %s", (unsigned)st.st_uid, dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int cmd_open_store(int (*before_db)(void))
 {
 	char err[700], dbpath[4200], kspath[4200];
@@ -117,6 +149,9 @@ int cmd_open_store(int (*before_db)(void))
 		log_err("crypto: libsodium cannot initialise");
 		return -1;
 	}
+	/* before_db is serve's lock: only serve passes one. */
+	if (match_state_owner(cfg_str(CFG_STATE_DIR), before_db != NULL) < 0)
+		return -1;
 	if (cmd_open_state() < 0)
 		return -1;
 	if (before_db && before_db() < 0)
@@ -156,7 +191,10 @@ void cmd_cli_actor(char *out, size_t len)
 {
 	struct passwd *pw = getpwuid(geteuid());
 
-	snprintf(out, len, "cli:%s", pw ? pw->pw_name : "uid");
+	if (invoked_by[0])
+		snprintf(out, len, "cli:%s", invoked_by);
+	else
+		snprintf(out, len, "cli:%s", pw ? pw->pw_name : "uid");
 }
 
 int64_t cmd_find_tenant(const char *arg)

@@ -269,3 +269,54 @@ def test_binary_is_static_and_small():
         print("# stripped size: %.2f MB" % (size / 1048576))
     finally:
         shutil.rmtree(d)
+
+
+def owned_by_others(root, uid):
+    """Paths under root (files and directories) not owned by uid."""
+    bad = []
+    for d, dirs, files in os.walk(root):
+        for name in [d] + [os.path.join(d, f) for f in files]:
+            if os.lstat(name).st_uid != uid:
+                bad.append(name)
+    return bad
+
+
+def test_root_on_the_service_users_state_directory_runs_commands_as_that_user_and_will_not_serve():
+    """The packaged /var/lib/gatehouse belongs to the `gatehouse` user: files root's commands leave there
+    must stay the service's. Here uid/gid 65534 stands for the service's user."""
+    if os.geteuid() != 0:
+        return  # only root can hand the directory to another user; CI runs as root
+    parent = tempfile.mkdtemp(prefix="gh-owner-")
+    os.chmod(parent, 0o755)
+    state = os.path.join(parent, "state")
+    try:
+        out = gatehouse("admin", "list", "--state-dir", state)
+        assert out.returncode == 0, out.stderr
+        for d, dirs, files in os.walk(state):
+            for name in [d] + [os.path.join(d, f) for f in files]:
+                os.lchown(name, 65534, 65534)
+        out = gatehouse("backup", "run", "--state-dir", state, timeout=120)
+        assert out.returncode == 0, out.stderr
+        out = gatehouse("keys", "recovery-rotate", "--state-dir", state)
+        assert out.returncode == 0, out.stderr
+        assert owned_by_others(state, 65534) == []
+        backups = [f for f in os.listdir(os.path.join(state, "backups")) if f.endswith(".ghb")]
+        assert backups, os.listdir(os.path.join(state, "backups"))
+        # The audit log names who ran them, not the user they ran as.
+        con = sqlite3.connect("file:%s?mode=ro" % os.path.join(state, "gatehouse.db"), uri=True)
+        try:
+            actors = dict(con.execute("SELECT action, actor_id FROM audit_log WHERE source = 'cli'").fetchall())
+        finally:
+            con.close()
+        assert actors.get("keys.recovery_rotate") == "cli:root", actors
+        assert set(actors.values()) == {"cli:root"}, actors
+        out = gatehouse("audit", "verify", "--state-dir", state)
+        assert out.returncode == 0, out.stdout + out.stderr
+        # serve as root on it: refused before anything is written.
+        before = sorted(os.listdir(state))
+        out = gatehouse("serve", "--state-dir", state, "--set", "web.listen=127.0.0.1:0",
+                        "--set", "devices.listen=127.0.0.1:0", timeout=30)
+        assert out.returncode == 1 and "belongs to uid 65534, not root" in out.stderr, out.stderr
+        assert sorted(os.listdir(state)) == before and owned_by_others(state, 65534) == []
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)
