@@ -7,6 +7,7 @@
 #include "core/db.h"
 #include "core/vault.h"
 #include "domain/audit.h"
+#include "domain/event_log.h"
 #include "domain/people.h"
 #include "web/http.h"
 #include "web/json.h"
@@ -17,6 +18,7 @@
 #include <string.h>
 
 #define BULK_READ_AUDIT 50 /* listings larger than this are audited as bulk reads */
+#define REPORT_EVENTS_MAX 20000 /* events in an access report; events_complete says if there were more */
 
 /* Audit a change to a person: details without personal values, and the
  * personal values given (if any) sealed under the person's key. */
@@ -223,6 +225,31 @@ void api_people_erase(struct http_req *req)
 	http_reply(req, 204, NULL, NULL, 0, NULL);
 }
 
+/* The person's access history, newest first: what the terminals recorded
+ * of them is personal data the report must show. Kept by the retention
+ * job's events period; beyond REPORT_EVENTS_MAX, events_complete is false
+ * and GET /api/v1/events?person_id= pages through the rest. */
+static int report_events(int64_t tenant, int64_t person, cJSON *o)
+{
+	struct event_filter f = {.tenant = tenant, .person = person, .limit = 1000, .personal = 1};
+	cJSON *events = cJSON_AddArrayToObject(o, "events");
+	char next[64] = "";
+	int n, total = 0;
+
+	do {
+		if ((n = event_list(&f, events, next, sizeof next)) < 0)
+			return -1;
+		total += n;
+		if (!next[0])
+			break;
+		if (event_cursor_parse(next, &f.cursor_at, &f.cursor_id) < 0)
+			return -1;
+		f.has_cursor = 1;
+	} while (total < REPORT_EVENTS_MAX);
+	cJSON_AddBoolToObject(o, "events_complete", next[0] == '\0');
+	return 0;
+}
+
 void api_people_report(struct http_req *req)
 {
 	int64_t id = person_param(req);
@@ -249,7 +276,10 @@ void api_people_report(struct http_req *req)
 		}
 		vault_free(photo, len);
 	}
-	cJSON_AddItemToObject(o, "events", cJSON_CreateArray());
+	if (report_events(api_tenant(req), id, o) < 0) {
+		cJSON_Delete(o);
+		return api_db_error(req);
+	}
 	snprintf(target, sizeof target, "person:%lld", (long long)id);
 	api_audit(req, "person.access_report", target, "ok", NULL);
 	http_reply_json(req, 200, o);

@@ -138,6 +138,7 @@ before(async () => {
   }, T), 201);
   const group = ok(await setup.call('POST', '/api/v1/access-groups', { name: 'Staff' }, T), 201);
   const person = ok(await setup.call('POST', '/api/v1/people', { name: 'Taro Sato', email: 'taro@example.org', group_ids: [group.id] }, T), 201);
+  ids.person = person.id;
   ok(await setup.call('POST', `/api/v1/people/${person.id}/credentials`, { kind: 'card', number: CARD }, T), 201);
   ok(await setup.call('POST', '/api/v1/access-levels', { name: 'Staff always', group_id: group.id, schedule_id: schedule.id, door_ids: [door.id] }, T), 201);
   Object.assign(ids, { site: site.id, door: door.id, person: person.id });
@@ -248,6 +249,31 @@ test('events: filters by door, result and the person\'s card; CSV and XLSX expor
   assert.match(lines[0], /^\uFEFF?id,at,kind,result/);
   assert.ok(lines.length > 1 && lines.slice(1).every((l) => /Taro Sato/.test(l)), 'only the filtered person');
   await page.waitForFunction(() => /Saved /.test(document.getElementById('events-export-progress').textContent));
+});
+
+test('the access report lists the person\'s badge events, newest first, and the JSON download holds them all', async () => {
+  const stored = ok(await setup.call('GET', `/api/v1/events?person_id=${ids.person}&limit=500`, null, T)).items;
+  assert.ok(stored.length > 0);
+  await go(`#/people/${ids.person}`, 'person');
+  await page.click('#report-button');
+  await page.waitForSelector('dialog[open] #report-events tbody tr');
+  const rows = await page.$$eval('dialog[open] #report-events tbody tr', (trs) => trs.map((tr) => tr.textContent));
+  assert.ok(rows.length > 0 && rows.length <= 20);
+  for (const r of rows) assert.match(r, /Lobby.*Granted/s);
+  await shot('access-report');
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('dialog[open] footer button:has-text("Download as JSON")')]);
+  const report = JSON.parse(fs.readFileSync(await dl.path(), 'utf8'));
+  assert.equal(report.name, 'Taro Sato');
+  assert.equal(report.events_complete, true);
+  // Everything stored when the report was read: the terminal keeps badging, so newer ones may follow.
+  const got = new Set(report.events.map((e) => e.id));
+  assert.ok(stored.every((e) => got.has(e.id)), 'every event stored before is in the report');
+  assert.ok(report.events.every((e) => e.person_id === ids.person && e.person_name === 'Taro Sato'));
+  const at = report.events.map((e) => e.at);
+  assert.deepEqual(at, [...at].sort().reverse(), 'newest first');
+  assert.equal(await page.textContent('dialog[open] h3:has-text("Access events") + p'), `${report.events.length} events`);
+  await page.click('dialog[open] footer button:last-child');
+  await page.waitForSelector('dialog[open]', { state: 'detached' });
 });
 
 test('backups: make one now, follow it to the end, verify it; the recovery key not yet handed out', async () => {

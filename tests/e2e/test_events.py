@@ -130,6 +130,18 @@ def test_every_filter():
     assert {f["field"] for f in doc["error"]["fields"]} == {"from", "to", "kind", "result", "door_id", "cursor"}, doc
 
 
+def test_access_report_holds_the_persons_events_and_no_one_elses():
+    for who in ("taro", "bob"):
+        report = ok(root.call("GET", "/api/v1/people/%d/report" % ids[who]))
+        want = sorted((s[0] for s in seeded if s[3] == ids[who]), reverse=True)
+        assert want and ats(report["events"]) == want, (ats(report["events"]), want)
+        assert report["events_complete"] is True
+        assert all(e["person_id"] == ids[who] and e["person_name"] == report["name"] for e in report["events"])
+        assert {e["door_name"] for e in report["events"]} <= {"正面玄関", "Annex door"}
+    audit = ok(root.call("GET", "/api/v1/audit?action=person.access_report"))["items"]
+    assert {a["target"] for a in audit} >= {"person:%d" % ids["taro"], "person:%d" % ids["bob"]}
+
+
 def test_pages_have_no_duplicates_or_gaps_while_events_arrive():
     expected = sorted((s[0] for s in seeded), reverse=True)
     got, cursor, n = [], None, 0

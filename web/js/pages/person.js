@@ -296,6 +296,8 @@ function credentialsCard(person, reload) {
 }
 
 /* --- access report and erasure ------------------------------------------------------------------- */
+const REPORT_EVENTS_SHOWN = 20; // the rest is in the downloaded JSON
+
 async function accessReport(person) {
   const report = await api('GET', `/api/v1/people/${person.id}/report`);
   let photoUrl = null;
@@ -326,6 +328,16 @@ async function accessReport(person) {
     photoUrl ? h('img', { class: 'photo', src: photoUrl, alt: t('person.photo_of', { name: report.name }) }) : h('p', null, t('person.no_photo')),
     h('h3', null, t('report.events')),
     h('p', null, report.events.length ? t('report.events_n', { n: report.events.length }) : t('report.no_events')),
+    report.events.length ? h('div', { id: 'report-events' }, h('p', { class: 'hint' }, t('report.events_newest', { n: Math.min(REPORT_EVENTS_SHOWN, report.events.length) })), table({
+      caption: t('report.events'),
+      columns: [
+        { label: t('events.time'), cell: (e) => dateTime(e.at) },
+        { label: t('events.door'), cell: (e) => e.door_name || t('events.no_door') },
+        { label: t('events.result'), cell: (e) => (e.result ? t(`events.result.${e.result}`) : t(`events.kind.${e.kind}`)) },
+      ],
+      rows: report.events.slice(0, REPORT_EVENTS_SHOWN),
+    })) : null,
+    report.events_complete === false ? h('p', { class: 'hint' }, t('report.events_more')) : null,
   ];
   openDialog({
     title: t('report.title', { name: report.name }),
