@@ -26,7 +26,6 @@
 #include <string.h>
 #include <time.h>
 
-#define BULK_READ_AUDIT 50
 #define EXPORT_PAGE 500
 
 static const char kinds[] = "access|door_forced|door_held|tamper|door_opened|door_closed|lockdown";
@@ -177,11 +176,19 @@ void api_events_list(struct http_req *req)
 		cJSON_Delete(items);
 		return api_db_error(req);
 	}
-	if (f.personal && n > BULK_READ_AUDIT) {
+	/* A page with names and cards is a read of personal data: audited, one
+	 * entry a page, and not shown when the entry cannot be written. */
+	if (f.personal && n > 0) {
 		cJSON *d = cJSON_CreateObject();
 		cJSON_AddNumberToObject(d, "events", n);
-		api_audit(req, "events.read_bulk", "events", "ok", d);
+		if (f.person)
+			cJSON_AddNumberToObject(d, "person_id", (double)f.person);
+		rc = api_audit(req, "events.read", "events", "ok", d);
 		cJSON_Delete(d);
+		if (rc < 0) {
+			cJSON_Delete(items);
+			return api_db_error(req);
+		}
 	}
 	reply_page(req, items, next);
 }

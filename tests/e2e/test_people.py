@@ -250,6 +250,29 @@ def test_photo_upload_and_read():
     assert png not in open(app.db(), "rb").read()
 
 
+def audit_since(mark, action):
+    return [a for a in ok(root.call("GET", "/api/v1/audit?action=%s&limit=500" % action))["items"] if a["id"] > mark]
+
+
+def test_every_read_of_personal_data_is_audited_without_the_values():
+    mark = max(a["id"] for a in ok(root.call("GET", "/api/v1/audit?limit=1"))["items"])
+    ok(root.call("GET", "/api/v1/people/%d" % ids["taro"]))
+    ok(root.call("GET", "/api/v1/people/%d/credentials" % ids["taro"]))
+    status, h, body = root.raw("GET", "/api/v1/people/%d/photo" % ids["taro"])
+    assert status == 200
+    assert [a["target"] for a in audit_since(mark, "person.read")] == ["person:%d" % ids["taro"]] * 2
+    assert [a["target"] for a in audit_since(mark, "person.photo_read")] == ["person:%d" % ids["taro"]]
+    page = ok(root.call("GET", "/api/v1/people?limit=7"))["items"]
+    ok(root.call("GET", "/api/v1/people?email=P042@EXAMPLE.COM"))
+    assert ok(root.call("GET", "/api/v1/people?email=nobody@example.org"))["items"] == []  # nothing shown, nothing read
+    reads = audit_since(mark, "people.read")
+    assert [a["details"] for a in reads] == [{"people": 1, "by": "email"}, {"people": len(page)}], reads
+    assert "P042" not in json.dumps(reads).upper() and "EXAMPLE.COM" not in json.dumps(reads).upper()
+    # The entries name the reader.
+    me = ok(root.call("GET", "/api/v1/session"))["admin"]["id"]
+    assert {a["actor_id"] for a in reads} == {"admin:%d" % me}
+
+
 def test_export_csv_and_xlsx_read_back():
     status, h, body = root.raw("GET", "/api/v1/people/export?format=csv")
     assert status == 200 and h["content-type"].startswith("text/csv")
