@@ -925,6 +925,11 @@ int vault_card_hash(const unsigned char key[KEY_BYTES], const char *card, unsign
 	return VAULT_OK;
 }
 
+void vault_token_hash(const unsigned char key[KEY_BYTES], const char *token, size_t len, unsigned char out[32])
+{
+	crypto_generichash(out, 32, (const unsigned char *)token, len, key, KEY_BYTES);
+}
+
 /* --- tenants and set-up ---------------------------------------------------- */
 
 int vault_create_tenant_key(int64_t tenant, const char *purpose, int64_t version, int64_t *id)

@@ -135,6 +135,8 @@ int vault_audit_public_key(unsigned char pk[crypto_sign_PUBLICKEYBYTES]);
  * vault_card_hash is what a terminal computes for a card it reads. */
 int vault_terminal_key(int64_t tenant, unsigned char key[32]);
 int vault_card_hash(const unsigned char key[32], const char *card, unsigned char out[32]);
+/* The same for a mobile credential's token, over its bytes as presented. */
+void vault_token_hash(const unsigned char key[32], const char *token, size_t len, unsigned char out[32]);
 
 /* Tenants. Creates the row and its keys. */
 int vault_tenant_create(const char *slug, const char *name, int64_t *id, char *err, size_t errlen);

@@ -320,17 +320,28 @@ static int parse_person(const cJSON *data, void *item_)
 	return id_list(data, "group_ids", &p->groups, &p->ngroups);
 }
 
+/* A credential of every kind is kept (the copy mirrors the appliance's);
+ * this simulator reads cards, so only cards and mobile tokens need their
+ * hash. Without "kind" it is a card, as the first appliances sent them. */
 static int parse_cred(const cJSON *data, void *item_)
 {
 	struct local_cred *c = item_;
-	const cJSON *hash = cJSON_GetObjectItemCaseSensitive(data, "card_hash");
+	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(data, "kind");
+	const cJSON *hash;
 	long long person;
 	size_t len = 0;
 
-	if (int_member(data, "person_id", 1, INT64_MAX, 0, &person) < 0 || !person || !cJSON_IsString(hash) ||
-	    sodium_base642bin(c->hash, sizeof c->hash, hash->valuestring, strlen(hash->valuestring), NULL, &len,
-			      NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
-	    len != sizeof c->hash)
+	if (kind && (!cJSON_IsString(kind) || !kind->valuestring[0] || strlen(kind->valuestring) >= sizeof c->kind))
+		return -1;
+	snprintf(c->kind, sizeof c->kind, "%s", kind ? kind->valuestring : "card");
+	hash = cJSON_GetObjectItemCaseSensitive(data, strcmp(c->kind, "mobile") == 0 ? "token_hash" : "card_hash");
+	if (int_member(data, "person_id", 1, INT64_MAX, 0, &person) < 0 || !person)
+		return -1;
+	if ((strcmp(c->kind, "card") == 0 || strcmp(c->kind, "mobile") == 0) &&
+	    (!cJSON_IsString(hash) ||
+	     sodium_base642bin(c->hash, sizeof c->hash, hash->valuestring, strlen(hash->valuestring), NULL, &len,
+			       NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	     len != sizeof c->hash))
 		return -1;
 	c->person_id = person;
 	c->active = active_status(data);
@@ -457,20 +468,26 @@ void local_settle(struct local *l)
 	}
 }
 
-static const struct local_cred *cred_by_hash(const struct local *l, const unsigned char hash[32])
+/* The credential of KIND with this hash: the first of the equal run in
+ * the sorted index (a mobile token's hash may equal a card's), then
+ * forward through the run. */
+static const struct local_cred *cred_by_hash(const struct local *l, const unsigned char hash[32], const char *kind)
 {
 	size_t lo = 0, hi = l->nby_hash;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		const struct local_cred *c = item(&l->creds, l->by_hash[mid]);
-		int cmp = memcmp(c->hash, hash, 32);
-		if (cmp == 0)
-			return c;
-		if (cmp < 0)
+		if (memcmp(((const struct local_cred *)item(&l->creds, l->by_hash[mid]))->hash, hash, 32) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
+	}
+	for (; lo < l->nby_hash; lo++) {
+		const struct local_cred *c = item(&l->creds, l->by_hash[lo]);
+		if (memcmp(c->hash, hash, 32) != 0)
+			break;
+		if (strcmp(c->kind, kind) == 0)
+			return c;
 	}
 	return NULL;
 }
@@ -523,7 +540,7 @@ void local_decide(struct local *l, const char *card, int64_t door_id, time_t ins
 	d = door_id ? table_find(&l->doors, door_id) : NULL;
 	q.zone = d ? d->zone : NULL;
 	if (l->has_key && card && local_card_hash(l->key, card, hash) == 0)
-		c = cred_by_hash(l, hash);
+		c = cred_by_hash(l, hash, "card"); /* a card read matches cards only */
 	/* As on the appliance, a credential counts only with its person. */
 	if (c)
 		p = table_find(&l->people, c->person_id);
@@ -636,7 +653,9 @@ static void dump_people(struct local *l, cJSON *changes)
 		cJSON *x = change(changes, "credential", c->h.id);
 		sodium_bin2base64(b64, sizeof b64, c->hash, sizeof c->hash, sodium_base64_VARIANT_ORIGINAL);
 		cJSON_AddNumberToObject(x, "person_id", (double)c->person_id);
-		cJSON_AddStringToObject(x, "card_hash", b64);
+		cJSON_AddStringToObject(x, "kind", c->kind);
+		if (strcmp(c->kind, "card") == 0 || strcmp(c->kind, "mobile") == 0)
+			cJSON_AddStringToObject(x, c->kind[0] == 'c' ? "card_hash" : "token_hash", b64);
 		cJSON_AddStringToObject(x, "status", c->active ? "active" : "inactive");
 		add_civil(x, "valid_from", c->from);
 		add_civil(x, "valid_until", c->until);

@@ -66,7 +66,8 @@ struct local_person {
 struct local_cred {
 	struct local_hdr h;
 	int64_t person_id;
-	unsigned char hash[32];
+	char kind[12];          /* card, mobile (both with a hash), pin, face, fingerprint, ... */
+	unsigned char hash[32]; /* card_hash or token_hash; zero for the other kinds */
 	int active;
 	char from[20], until[20];
 };

@@ -15,6 +15,7 @@ struct out {
 	void *arg;
 	cJSON *msg, *changes;
 	int full, count, failed;
+	size_t bytes;             /* about what the message's changes weigh */
 	unsigned char key[32];
 	const struct device *d;
 	/* Things already sent in this answer: a person reached through two
@@ -47,6 +48,7 @@ static void new_msg(struct out *o)
 	cJSON_AddBoolToObject(o->msg, "full", o->full);
 	o->changes = cJSON_AddArrayToObject(o->msg, "changes");
 	o->count = 0;
+	o->bytes = 0;
 }
 
 static void flush(struct out *o, int done, long long cursor)
@@ -61,7 +63,9 @@ static void flush(struct out *o, int done, long long cursor)
 	new_msg(o);
 }
 
-static void add(struct out *o, const char *type, const char *op, int64_t id, cJSON *data)
+/* weight: the bytes of a large member (a template), beyond the ~200 of
+ * an ordinary change. */
+static void add_weighted(struct out *o, const char *type, const char *op, int64_t id, cJSON *data, size_t weight)
 {
 	cJSON *c = cJSON_CreateObject();
 
@@ -71,8 +75,14 @@ static void add(struct out *o, const char *type, const char *op, int64_t id, cJS
 	if (data)
 		cJSON_AddItemToObject(c, "data", data);
 	cJSON_AddItemToArray(o->changes, c);
-	if (++o->count >= TERMSYNC_BATCH)
+	o->bytes += 200 + weight;
+	if (++o->count >= TERMSYNC_BATCH || o->bytes >= TERMSYNC_MAX_BYTES)
 		flush(o, 0, 0);
+}
+
+static void add(struct out *o, const char *type, const char *op, int64_t id, cJSON *data)
+{
+	add_weighted(o, type, op, id, data, 0);
 }
 
 static void add_text(cJSON *o, const char *name, sqlite3_stmt *st, int col)
@@ -185,44 +195,88 @@ static void send_schedule(struct out *o, int64_t id)
 	add(o, "schedule", "upsert", id, x);
 }
 
+/* What a terminal matches a credential by, added to x: a keyed hash for a
+ * card or a mobile token, the Argon2id string of a PIN, the template of a
+ * face or fingerprint. Returns the bytes it weighs, or -1 to leave it out. */
+static long credential_material(struct out *o, sqlite3_stmt *st, int64_t id, const char *kind, cJSON *x)
+{
+	struct vault_ref ref = {sqlite3_column_int64(st, 5), "credentials", "secret", id};
+	unsigned char *plain, hash[32];
+	size_t len, cap;
+	char b64[64], *big;
+	long weight = 0;
+
+	if (strcmp(kind, "pin") == 0) {
+		if (sqlite3_column_type(st, 7) == SQLITE_NULL)
+			return -1;
+		add_text(x, "pin_hash", st, 7);
+		return 0;
+	}
+	if (vault_open_field(&ref, sqlite3_column_blob(st, 4), (size_t)sqlite3_column_bytes(st, 4), &plain, &len) !=
+	    VAULT_OK)
+		return -1;
+	if (strcmp(kind, "card") == 0 || strcmp(kind, "mobile") == 0) {
+		int rc = VAULT_OK;
+		if (kind[0] == 'c')
+			rc = vault_card_hash(o->key, (const char *)plain, hash);
+		else
+			vault_token_hash(o->key, (const char *)plain, len, hash);
+		vault_free(plain, len);
+		if (rc != VAULT_OK)
+			return -1;
+		sodium_bin2base64(b64, sizeof b64, hash, sizeof hash, sodium_base64_VARIANT_ORIGINAL);
+		cJSON_AddStringToObject(x, kind[0] == 'c' ? "card_hash" : "token_hash", b64);
+		return 0;
+	}
+	/* face, fingerprint: the enrolled template, for the terminal's matcher. */
+	cap = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
+	big = sodium_malloc(cap);
+	if (big) {
+		sodium_bin2base64(big, cap, plain, len, sodium_base64_VARIANT_ORIGINAL);
+		cJSON_AddStringToObject(x, "template", big);
+		weight = (long)cap;
+		sodium_free(big);
+	}
+	vault_free(plain, len);
+	return big ? weight : -1;
+}
+
 static void send_credentials(struct out *o, int64_t person)
 {
-	sqlite3_stmt *st = db_stmt("SELECT id, status, valid_from, valid_until, secret, tenant_id FROM credentials "
-				   "WHERE person_id = ? AND kind = 'card' ORDER BY id");
+	sqlite3_stmt *st = db_stmt("SELECT id, status, valid_from, valid_until, secret, tenant_id, kind, pin_hash "
+				   "FROM credentials WHERE person_id = ? ORDER BY id");
 	int64_t ids[64];
 	cJSON *datas[64];
+	size_t weights[64];
 	int n = 0;
 
 	sqlite3_bind_int64(st, 1, person);
 	while (n < 64 && sqlite3_step(st) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(st, 0);
-		struct vault_ref ref = {sqlite3_column_int64(st, 5), "credentials", "secret", id};
-		unsigned char *card, hash[32];
-		size_t len;
-		char b64[64];
+		const char *kind = (const char *)sqlite3_column_text(st, 6);
+		long weight;
 
-		if (was_sent(o, 'C', id) ||
-		    vault_open_field(&ref, sqlite3_column_blob(st, 4), (size_t)sqlite3_column_bytes(st, 4), &card, &len) != VAULT_OK)
+		if (was_sent(o, 'C', id))
 			continue;
-		int rc = vault_card_hash(o->key, (const char *)card, hash);
-		vault_free(card, len);
-		if (rc != VAULT_OK)
-			continue;
-		sodium_bin2base64(b64, sizeof b64, hash, sizeof hash, sodium_base64_VARIANT_ORIGINAL);
 		cJSON *x = cJSON_CreateObject();
 		cJSON_AddNumberToObject(x, "person_id", (double)person);
-		cJSON_AddStringToObject(x, "card_hash", b64);
+		cJSON_AddStringToObject(x, "kind", kind);
+		if ((weight = credential_material(o, st, id, kind, x)) < 0) {
+			cJSON_Delete(x);
+			continue;
+		}
 		add_text(x, "status", st, 1);
 		add_text(x, "valid_from", st, 2);
 		add_text(x, "valid_until", st, 3);
 		ids[n] = id;
+		weights[n] = (size_t)weight;
 		datas[n++] = x;
 	}
 	sqlite3_reset(st);
 	/* Added after the statement is done: add() may flush, which must not
 	 * interleave with a statement in progress. */
 	for (int i = 0; i < n; i++)
-		add(o, "credential", "upsert", ids[i], datas[i]);
+		add_weighted(o, "credential", "upsert", ids[i], datas[i], weights[i]);
 }
 
 static void send_person(struct out *o, int64_t id)
@@ -279,7 +333,7 @@ static int collect(const char *sql, int64_t device, int64_t arg, int64_t **ids)
 }
 
 /* A level with everything a terminal needs to use it: its schedule, and
- * the people of its group with their cards. */
+ * the people of its group with their credentials. */
 static void send_level(struct out *o, int64_t id)
 {
 	sqlite3_stmt *st = db_stmt("SELECT group_id, schedule_id FROM access_levels WHERE id = ?");
@@ -361,7 +415,7 @@ static void send_change(struct out *o, const char *entity, int64_t id)
 		else
 			add(o, "person", "delete", id, NULL);
 	} else if (strcmp(entity, "credential") == 0) {
-		sqlite3_stmt *st = db_stmt("SELECT person_id FROM credentials WHERE id = ? AND kind = 'card'");
+		sqlite3_stmt *st = db_stmt("SELECT person_id FROM credentials WHERE id = ?");
 		int64_t person = 0;
 		sqlite3_bind_int64(st, 1, id);
 		if (sqlite3_step(st) == SQLITE_ROW)
@@ -418,7 +472,7 @@ static void send_delta(struct out *o, long long cursor, long long to)
 
 int termsync_answer(const struct device *d, long long cursor, termsync_emit emit, void *arg)
 {
-	struct out o = {emit, arg, NULL, NULL, 0, 0, 0, {0}, d, NULL, 0, 0};
+	struct out o = {.emit = emit, .arg = arg, .d = d};
 	long long head, first;
 	int rc = 0;
 

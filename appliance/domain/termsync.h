@@ -3,8 +3,11 @@
  *
  * A terminal's world is its doors (doors.terminal_id), the access levels
  * covering them, those levels' schedules (windows and holiday dates), the
- * people in those levels' groups, and their cards — as keyed hashes, never
- * numbers. Changes come from sync_log after the terminal's cursor; each
+ * people in those levels' groups, and their credentials of every kind:
+ * cards and mobile tokens as keyed hashes (never numbers), PINs as their
+ * Argon2id strings, face and fingerprint templates as they were enrolled
+ * (a terminal matches them itself). Changes come from sync_log after the
+ * terminal's cursor; each
  * changed thing is sent as it is now ("upsert") if the terminal should have
  * it, or as "delete" if it should not (any more). A cursor of 0, or one
  * older than the log's start, gets everything ("full"). */
@@ -15,7 +18,8 @@
 
 #include <cJSON.h>
 
-#define TERMSYNC_BATCH 400 /* changes per message */
+#define TERMSYNC_BATCH 400           /* changes per message, at most */
+#define TERMSYNC_MAX_BYTES (256 << 10) /* a message is sent once its changes reach this (templates are large) */
 
 /* Called for each message of the answer: {"full": bool, "changes": [...],
  * "done": bool, "cursor": N (on the last), "terminal_key": base64 (full

@@ -365,6 +365,102 @@ def test_sync_full_then_delta_with_keyed_card_hashes():
                  headers={"If-Match": '"%d"' % (c["version"] + 1)}))
 
 
+def read_packet(sock):
+    """One MQTT packet: (first byte, body)."""
+    def exact(n):
+        buf = b""
+        while len(buf) < n:
+            got = sock.recv(n - len(buf))
+            assert got, "connection closed"
+            buf += got
+        return buf
+    first = exact(1)[0]
+    n, shift = 0, 0
+    while True:
+        b = exact(1)[0]
+        n |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            break
+    return first, exact(n)
+
+
+def sync_answer(t, cursor):
+    """Every message of one sync answer, read as a terminal does (a raw MQTT client: mosquitto_rr
+    stops at the first message)."""
+    sock = t.tls_socket()
+    sock.settimeout(30 * SLOW)
+    try:
+        sock.sendall(connect_packet(t.uid))
+        assert read_packet(sock)[0] == 0x20
+        sub = (1).to_bytes(2, "big") + mstr(t.topic("sync")) + b"\x01"
+        sock.sendall(b"\x82" + rl(len(sub)) + sub)
+        assert read_packet(sock)[0] == 0x90
+        sock.sendall(publish_packet(t.topic("sync/req"), json.dumps({"cursor": cursor}).encode(), qos=0))
+        msgs = []
+        while not msgs or not msgs[-1]["done"]:
+            first, body = read_packet(sock)
+            if first >> 4 != 3:
+                continue
+            tlen = int.from_bytes(body[:2], "big")
+            rest = body[2 + tlen:]
+            if (first >> 1) & 3:
+                pid, rest = rest[:2], rest[2:]
+                sock.sendall(b"\x40\x02" + pid)
+            if body[2:2 + tlen].decode().endswith("/sync"):
+                msgs.append(json.loads(rest))
+        return msgs
+    finally:
+        sock.close()
+
+
+def test_sync_carries_every_credential_kind_and_splits_large_templates():
+    t = terms["a"]
+    face = base64.b64encode(os.urandom(900)).decode()
+    made = {
+        "face": ok(root.call("POST", "/api/v1/people/%d/credentials" % ids["taro"],
+                             {"kind": "face", "template": face}), 201),
+        "pin": ok(root.call("POST", "/api/v1/people/%d/credentials" % ids["taro"], {"kind": "pin", "pin": "482913"}), 201),
+        "mobile": ok(root.call("POST", "/api/v1/people/%d/credentials" % ids["taro"], {"kind": "mobile"}), 201),
+    }
+    full = t.rr("sync/req", {"cursor": 0}, "sync")
+    assert full["done"]
+    creds = {c["id"]: c["data"] for c in full["changes"] if c["type"] == "credential"}
+    assert creds[ids["card"]]["kind"] == "card"
+    got = creds[made["face"]["id"]]
+    assert got["kind"] == "face" and got["template"] == face and got["person_id"] == ids["taro"], got
+    pin = creds[made["pin"]["id"]]
+    assert pin["kind"] == "pin" and pin["pin_hash"].startswith("$argon2id$") and "482913" not in json.dumps(full)
+    mobile = creds[made["mobile"]["id"]]
+    want = hashlib.blake2b(made["mobile"]["token"].encode(), digest_size=32,
+                           key=base64.b64decode(full["terminal_key"])).digest()
+    assert mobile["kind"] == "mobile" and base64.b64decode(mobile["token_hash"]) == want
+    assert made["mobile"]["token"] not in json.dumps(full)
+    # A terminal with no door learns none of them.
+    assert terms["b"].rr("sync/req", {"cursor": 0}, "sync")["changes"] == []
+    # Templates of 300 KiB each: every message stays near 256 KiB, and the answer still ends with done.
+    big = [ok(root.call("POST", "/api/v1/people/%d/credentials" % ids["taro"],
+                        {"kind": "fingerprint", "template": base64.b64encode(os.urandom(300 << 10)).decode()}),
+              201)["id"] for _ in range(3)]
+    msgs = sync_answer(t, 0)
+    assert msgs[0]["full"] and all(not m["full"] for m in msgs[1:]) and len(msgs) >= 3, [len(m["changes"]) for m in msgs]
+    assert [m["done"] for m in msgs] == [False] * (len(msgs) - 1) + [True]
+    sent = {c["id"] for m in msgs for c in m["changes"] if c["type"] == "credential"}
+    assert set(big) | {made[k]["id"] for k in made} | {ids["card"]} <= sent
+    for m in msgs:
+        templates = [c for c in m["changes"] if c.get("data", {}).get("kind") == "fingerprint"]
+        assert len(templates) <= 1, "a message holds one 300 KiB template at most"
+    # Removed: the terminal is told to forget them.
+    cursor = msgs[-1]["cursor"]
+    for cid in big + [made["face"]["id"]]:
+        assert root.call("DELETE", "/api/v1/people/%d/credentials/%d" % (ids["taro"], cid))[0] == 204
+    delta = sync_answer(t, cursor)
+    gone = {(c["type"], c["id"], c["op"]) for m in delta for c in m["changes"]}
+    assert {("credential", cid, "delete") for cid in big + [made["face"]["id"]]} <= gone, gone
+    for k in ("pin", "mobile"):
+        assert root.call("DELETE", "/api/v1/people/%d/credentials/%d" % (ids["taro"], made[k]["id"]))[0] == 204
+
+
 def test_status_records_firmware_and_corrects_a_drifting_clock():
     t = terms["b"]
     behind = int(time.time() * 1000) - 60000

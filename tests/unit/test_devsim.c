@@ -236,6 +236,55 @@ TEST(devsim_local_copy_survives_a_round_trip)
 	local_free(&back);
 }
 
+/* Credentials of the other kinds (appliances send every kind): kept in the
+ * copy and its file, never matched by a card read; a mobile token needs
+ * its hash, the rest nothing this simulator reads. */
+TEST(devsim_local_keeps_every_credential_kind_and_matches_cards_only)
+{
+	struct local *l = load_site(), back;
+	time_t thu10 = utc(2026, 11, 26, 1, 0);
+	unsigned char h[32];
+	char tok[64], text[512], why[120];
+
+	/* A token that reads like card 31's number: its hash is that card's. */
+	crypto_generichash(h, 32, (const unsigned char *)"045012345678", 12, KEY, 32);
+	b64(h, 32, tok, sizeof tok);
+	snprintf(text, sizeof text,
+		 "{\"type\":\"credential\",\"op\":\"upsert\",\"id\":50,\"data\":{\"person_id\":12,\"kind\":\"mobile\","
+		 "\"token_hash\":\"%s\",\"status\":\"active\"}}", tok);
+	CHECK_INT(apply_text(l, text), 0);
+	CHECK_INT(apply_text(l, "{\"type\":\"credential\",\"op\":\"upsert\",\"id\":51,\"data\":{\"person_id\":12,"
+				"\"kind\":\"face\",\"template\":\"AAEC\",\"status\":\"active\"}}"),
+		  0);
+	CHECK_INT(apply_text(l, "{\"type\":\"credential\",\"op\":\"upsert\",\"id\":52,\"data\":{\"person_id\":12,"
+				"\"kind\":\"pin\",\"pin_hash\":\"$argon2id$v=19$...\",\"status\":\"active\"}}"),
+		  0);
+	/* A mobile without its hash, or a kind that is not a string, is malformed. */
+	CHECK_INT(apply_text(l, "{\"type\":\"credential\",\"op\":\"upsert\",\"id\":53,\"data\":{\"person_id\":12,"
+				"\"kind\":\"mobile\"}}"),
+		  -1);
+	CHECK_INT(apply_text(l, "{\"type\":\"credential\",\"op\":\"upsert\",\"id\":53,\"data\":{\"person_id\":12,"
+				"\"kind\":7,\"card_hash\":\"x\"}}"),
+		  -1);
+	CHECK_STR(reason(l, "045012345678", 7, thu10), "granted"); /* the card 31, as before */
+	CHECK_INT(apply_text(l, "{\"type\":\"credential\",\"op\":\"delete\",\"id\":31}"), 0);
+	/* The token's hash equals no card's: a card read with the token's digits finds nothing. */
+	CHECK_STR(reason(l, "045012345678", 7, thu10), "unknown_credential");
+	cJSON *doc = local_to_json(l);
+	char *out = cJSON_PrintUnformatted(doc);
+	cJSON *again = cJSON_Parse(out);
+	CHECK(strstr(out, "\"kind\":\"mobile\"") && strstr(out, "\"token_hash\"") && strstr(out, "\"kind\":\"face\""));
+	local_init(&back);
+	CHECK_INT(local_from_json(&back, again, why, sizeof why), 0);
+	CHECK_STR(reason(&back, "5555", 7, thu10), "granted");
+	CHECK_STR(reason(&back, "045012345678", 7, thu10), "unknown_credential");
+	free(out);
+	cJSON_Delete(doc);
+	cJSON_Delete(again);
+	local_free(l);
+	local_free(&back);
+}
+
 static struct devsim_event ev(long long seq)
 {
 	struct devsim_event e;
