@@ -58,7 +58,9 @@ int smtp_header_encode(const char *utf8, char *out, size_t outlen)
 
 	for (size_t i = 0; i < len; i++)
 		plain &= (unsigned char)utf8[i] >= 0x20 && (unsigned char)utf8[i] < 0x7f;
-	if (plain) {
+	/* Text with "=?" in it would read as an encoded-word to a mail client
+	 * (a door named "=?UTF-8?B?...?=" showing other words): encode it. */
+	if (plain && !strstr(utf8, "=?")) {
 		if (len + 1 > outlen)
 			return -1;
 		memcpy(out, utf8, len + 1);

@@ -79,6 +79,13 @@ TEST(smtp_header_non_ascii_is_rfc2047_cut_between_characters)
 	decode_words(out, back, sizeof back);
 	CHECK_STR(back, "evil  Bcc: x@y 扉");
 	CHECK_INT(smtp_header_encode(subject, out, 40), -1);
+	/* ASCII that looks like an encoded-word is encoded, so a mail client shows it as typed
+	 * (found by fuzz_notify). */
+	const char *lookalike = "Door =?UTF-8?B?T3BlbmVk?= forced";
+	CHECK(smtp_header_encode(lookalike, out, sizeof out) > 0);
+	CHECK(strncmp(out, "=?UTF-8?B?", 10) == 0 && strstr(out, "T3BlbmVk") == NULL);
+	decode_words(out, back, sizeof back);
+	CHECK_STR(back, lookalike);
 }
 
 TEST(smtp_dot_stuffing_and_line_ends)
