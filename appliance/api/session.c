@@ -133,6 +133,7 @@ static void reply_session(struct http_req *req, const struct admin *a, const cha
 	cJSON_AddItemToObject(doc, "admin", admin_json(a));
 	cJSON_AddStringToObject(doc, "csrf_token", s->csrf);
 	cJSON_AddBoolToObject(doc, "must_change_password", a->must_change_password);
+	cJSON_AddBoolToObject(doc, "must_enrol_totp", cfg_int(CFG_AUTH_REQUIRE_TOTP) && !a->totp_enabled);
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
 	cJSON_AddStringToObject(doc, "expires_at", when);
@@ -403,6 +404,10 @@ void api_session_totp_disable(struct http_req *req)
 	jv_no_others(&v);
 	if (jv_finish(&v, req) < 0)
 		return;
+	if (cfg_int(CFG_AUTH_REQUIRE_TOTP))
+		return http_error(req, 409, "conflict",
+				  "two-step login is required for every admin here (auth.require_totp): it cannot be "
+				  "turned off");
 	if (admin_find(req->auth.username, &a, hash) != 0)
 		return api_db_error(req);
 	if (vault_secret_verify(hash, password) != 0) {

@@ -50,6 +50,7 @@ static const struct shown shown[] = {
 	{CFG_PASSWORD_REQUIRE_SYMBOL, "login"},
 	{CFG_AUTH_LOCKOUT_THRESHOLD, "login"},
 	{CFG_AUTH_LOCKOUT_DURATION, "login"},
+	{CFG_AUTH_REQUIRE_TOTP, "login"},
 	{CFG_SESSION_IDLE_TIMEOUT, "login"},
 	{CFG_SESSION_ABSOLUTE_TIMEOUT, "login"},
 	{CFG_SESSION_SINGLE, "login"},

@@ -65,6 +65,11 @@ const struct config_desc config_table[CFG__COUNT] = {
 		"account. A locked account answers exactly like a wrong password."},
 	[CFG_AUTH_LOCKOUT_DURATION] = {"auth.lockout_duration", CT_DURATION, "15m", 1 * SEC, 30 * DAY,
 		NULL, "How long a locked account stays locked, unless an admin unlocks it sooner."},
+	[CFG_AUTH_REQUIRE_TOTP] = {"auth.require_totp", CT_BOOL, "no", 0, 0, NULL,
+		"Every admin must log in with a second factor (TOTP). An admin without one\n"
+		"may, once logged in with the password, only turn it on (and change the\n"
+		"password, or log out); nobody may turn it off. API tokens and the command\n"
+		"line are not concerned."},
 	[CFG_PASSWORD_MIN_LENGTH] = {"password.min_length", CT_INT, "8", 8, 128, NULL,
 		"Shortest admin password accepted, in characters."},
 	[CFG_PASSWORD_REQUIRE_UPPER] = {"password.require_upper", CT_BOOL, "yes", 0, 0, NULL,

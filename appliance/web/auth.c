@@ -139,6 +139,7 @@ static int from_session(struct http_req *req, const char *token)
 	req->auth.admin_tenant = a.tenant;
 	req->auth.role = a.role;
 	req->auth.must_change_password = a.must_change_password;
+	req->auth.must_enrol_totp = cfg_int(CFG_AUTH_REQUIRE_TOTP) && !a.totp_enabled;
 	snprintf(req->auth.username, sizeof req->auth.username, "%s", a.username);
 	snprintf(req->auth.actor, sizeof req->auth.actor, "admin:%lld", (long long)a.id);
 	snprintf(req->auth.csrf, sizeof req->auth.csrf, "%s", s.csrf);
@@ -235,6 +236,10 @@ int auth_check(struct http_req *req)
 		return deny(req, 403, "forbidden", "not available to API tokens");
 	if (req->auth.must_change_password && !(r->flags & RF_PW_CHANGE))
 		return deny(req, 403, "password_change_required", "change your password first");
+	/* The routes open during a password change are the ones that enrol. */
+	if (req->auth.must_enrol_totp && !(r->flags & RF_PW_CHANGE))
+		return deny(req, 403, "totp_enrolment_required",
+			    "turn on two-step login (TOTP) first: every admin must use it here");
 	if (!(r->roles & req->auth.role))
 		return deny(req, 403, "forbidden", "your role may not do this");
 	return resolve_tenant(req);

@@ -27,6 +27,7 @@ struct auth {
 	unsigned role;        /* ROLE_* of the session's admin, or granted by the token's scope */
 	int read_only;        /* token scope "read" */
 	int must_change_password;
+	int must_enrol_totp;  /* auth.require_totp, and this admin has no TOTP yet */
 	char username[65];
 	char actor[48];       /* for the audit log: "admin:5", "token:3" */
 	char csrf[48];

@@ -14,6 +14,7 @@ import assert from 'node:assert/strict';
 import {
   Appliance, createAdmin, playwright, CHROMIUM, ADMIN_PASSWORD, watchPage, ready, goTo, screenshotter,
 } from './harness.mjs';
+import { totp } from './totp.mjs';
 
 let app;
 let browser;
@@ -132,6 +133,33 @@ test('a change is undone back to the default', async () => {
   assert.equal(s.source, 'default');
   const audit = await api.call('GET', '/api/v1/audit?action=settings.change&limit=10');
   assert.ok(audit.doc.items.length >= 4, JSON.stringify(audit.doc.items));
+});
+
+test('two-step login required of every admin: the one who turns it on enrols at once, the others are held', async () => {
+  await go('#/settings/policy', 'policy');
+  await change('auth.require_totp', 'yes', { select: true });
+  // From the next request on, this admin too must enrol: the console shows nothing else.
+  await page.waitForSelector('#enrol-totp');
+  assert.match(await page.textContent('#enrol-totp'), /requires every admin/);
+  assert.equal(await page.$('#nav a'), null);
+  const held = await api.call('GET', '/api/v1/people');
+  assert.equal(held.status, 403);
+  assert.equal(held.doc.error.code, 'totp_enrolment_required');
+  await shot('totp-required');
+  await page.click('#totp-start');
+  await page.waitForSelector('#totp-secret');
+  const secret = (await page.textContent('#totp-secret')).replace(/\s/g, '');
+  await page.fill('#totp-confirm-form input[name=code]', totp(secret));
+  await page.click('#totp-confirm-form button[type=submit]');
+  await page.waitForSelector('#recovery-codes');
+  await page.click('dialog[open] footer button:last-child');
+  await ready(page, 'policy');
+  assert.match(await page.textContent('#settings-login [data-key="auth.require_totp"]'), /yes/);
+  // Turned off again, by the admin who now has it; the other admin works again.
+  await page.click('button[data-undo="auth.require_totp"]');
+  await page.click('dialog[open] button[data-confirm=yes]');
+  await page.waitForSelector('#settings-login [data-key="auth.require_totp"]:text-is("no")');
+  assert.equal((await api.call('GET', '/api/v1/people')).status, 200);
 });
 
 test('the settings pages in Japanese', async () => {

@@ -194,6 +194,38 @@ def test_totp_enrolment_login_replay_and_recovery():
     assert "auth.recovery_code_used" in audit_actions() and "auth.totp_enabled" in audit_actions()
 
 
+def test_required_totp_leaves_an_admin_without_it_nothing_but_enrolment():
+    a = Appliance(sets=["auth.require_totp=yes"]).start()
+    try:
+        s = bootstrap_admin(a)  # the password change comes first, as ever
+        status, doc = s.call("GET", "/api/v1/session")
+        assert status == 200 and doc["must_enrol_totp"] is True and doc["must_change_password"] is False, doc
+        for method, path in (("GET", "/api/v1/people"), ("GET", "/api/v1/admins"), ("GET", "/api/v1/audit")):
+            status, doc = s.call(method, path)
+            assert status == 403 and doc["error"]["code"] == "totp_enrolment_required", (path, doc)
+        status, doc = s.call("POST", "/api/v1/session/totp")
+        assert status == 200, doc
+        secret = doc["secret"]
+        status, doc = s.call("POST", "/api/v1/session/totp/confirm", {"code": oathtool(secret)})
+        assert status == 200 and len(doc["recovery_codes"]) == 10, doc
+        # At once, in the same session.
+        assert s.call("GET", "/api/v1/people")[0] == 200
+        assert s.call("GET", "/api/v1/session")[1]["must_enrol_totp"] is False
+        # Nobody turns it off while it is required; it is set on the command line, so not in the console either.
+        status, doc = s.call("DELETE", "/api/v1/session/totp", {"password": ADMIN_PASSWORD})
+        assert status == 409 and "auth.require_totp" in doc["error"]["message"], doc
+        setting = [x for x in s.call("GET", "/api/v1/settings")[1]["settings"] if x["key"] == "auth.require_totp"][0]
+        assert setting["value"] == "yes" and not setting["editable"], setting
+        # Another admin made on the command line meets the same rule at its first login.
+        create_admin(a, "second", "auditor")
+        other = Session(a, "second", ADMIN_PASSWORD)
+        status, doc = other.login()
+        assert status == 200 and doc["must_enrol_totp"] is True, doc
+        assert other.call("GET", "/api/v1/audit")[1]["error"]["code"] == "totp_enrolment_required"
+    finally:
+        a.cleanup()
+
+
 def test_second_login_ends_first_and_logout():
     create_admin(app, "twice", "auditor")
     one = Session(app, "twice", ADMIN_PASSWORD)

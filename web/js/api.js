@@ -148,6 +148,9 @@ export async function api(method, path, opts = {}) {
     if (res.status === 403 && err.code === 'password_change_required' && h.onPasswordChange) {
       h.onPasswordChange();
     }
+    if (res.status === 403 && err.code === 'totp_enrolment_required' && h.onTotpRequired) {
+      h.onTotpRequired(); // turned on while this admin was working
+    }
     if (res.status === 429 && method === 'GET' && attempt === 0 && err.retryAfter <= 5) {
       await sleep(Math.max(1, err.retryAfter) * 1000);
       continue;

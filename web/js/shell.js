@@ -250,6 +250,11 @@ export async function syncChanged(status) {
   renderContext();
 }
 
+/** What the session allows may have changed (auth.require_totp): enter again as it says. */
+export async function sessionChanged() {
+  await enter(await api.refreshSession());
+}
+
 /** Sites change the time zone choice: pages that edit sites call this. */
 export async function sitesChanged() {
   await loadSites();
@@ -511,6 +516,10 @@ async function enter(session) {
     el.setAttribute('aria-busy', 'false');
     return;
   }
+  if (session.must_enrol_totp) {
+    await enrolFirst();
+    return;
+  }
   performance.mark('gh:boot-session');
   const wanted = store.me.language || localStoredLanguage() || browserLanguage();
   // Tenants (system admins) and the sites' time zones, beside the API description.
@@ -540,6 +549,23 @@ async function enter(session) {
   await render();
 }
 
+/**
+ * auth.require_totp, and this admin has no TOTP yet: nothing else answers
+ * until it is on, so the console shows only the enrolment (the account
+ * page's card), then enters as usual.
+ */
+async function enrolFirst() {
+  const { totpCard } = await import('./pages/settings.js');
+  const el = main();
+  clear(document.getElementById('nav')); // no page answers yet: none is offered
+  el.dataset.route = 'enrol-totp';
+  replace(el, h('div', { class: 'login-box card', id: 'enrol-totp' }, h('h1', { tabindex: '-1' }, t('enrol.title')),
+    notice(t('enrol.required'), 'warn'), totpCard(store.me, sessionChanged),
+    h('p', null, button(t('header.logout'), () => logout(), { attrs: { id: 'enrol-logout' } }))));
+  el.setAttribute('aria-busy', 'false');
+  el.querySelector('h1').focus();
+}
+
 function localStoredLanguage() {
   try {
     const l = localStorage.getItem(LANG_KEY);
@@ -554,6 +580,7 @@ export async function start() {
   api.configure({
     onAuthLost: (err) => (store.me ? reauthenticate(err) : Promise.reject(err)),
     onPasswordChange: () => alertMessage(t('login.must_change')),
+    onTotpRequired: () => sessionChanged(),
   });
   // Everything the first page needs is asked for at once: the session, the
   // translations, the API description and the page's own module.

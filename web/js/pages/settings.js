@@ -12,7 +12,7 @@ import {
   showOnce, showErrors, clearErrors, badge, alertMessage, yesNo, errorText,
 } from '../ui.js';
 import { store } from '../store.js';
-import { chooseLanguage } from '../shell.js';
+import { chooseLanguage, sessionChanged } from '../shell.js';
 import { qrCanvas } from '../qr.js';
 import { crudPage } from './crud.js';
 
@@ -91,7 +91,7 @@ function recoveryCodes(codes) {
   });
 }
 
-function totpCard(me, rerender) {
+export function totpCard(me, rerender) {
   const box = h('section', { class: 'card', 'aria-labelledby': 'totp-title', id: 'totp-card' }, h('h2', { id: 'totp-title' }, t('account.totp')));
   if (me.totp_enabled) {
     const form = h('form', { id: 'totp-disable-form', novalidate: true },
@@ -511,6 +511,8 @@ export function settingsTable(rows, id) {
     const i = rows.findIndex((r) => r.key === key);
     if (i >= 0) rows[i] = { ...doc, section: rows[i].section };
     draw();
+    // Required now, and this admin has none: straight to enrolment.
+    if (key === 'auth.require_totp' && !store.me.totp_enabled) await sessionChanged();
   }));
   draw();
   return box;
