@@ -320,7 +320,7 @@ def test_import_dry_run_reports_and_apply_is_all_or_nothing():
                             {"Content-Type": "text/csv"})
     assert status == 200 and doc["imported"] == 2, doc
     found = ok(root.call("GET", "/api/v1/people?card=90001"))["items"]
-    assert [p["name"] for p in found] == ["新井 一"] and found[0]["group_ids"] == [ids["staff"]]
+    assert [p["name"] for p in found] == ["新井 一"] and found[0]["group_ids"] == [ids["staff"]], (found, ids)
     status, doc = root.call("POST", "/api/v1/people/import", b"name,email,Name\r\nA,a@example.org,B\r\n",
                             {"Content-Type": "text/csv"})
     assert status == 400 and "appears twice" in json.dumps(doc), doc
